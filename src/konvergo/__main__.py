@@ -1,0 +1,5 @@
+import sys
+
+from konvergo.cli import main
+
+sys.exit(main())

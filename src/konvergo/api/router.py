@@ -1,0 +1,22 @@
+"""The NinjaAPI at /api/v1: authentication, error shape, and each app's router."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from konvergo import __version__
+from konvergo.api.auth import api_auth
+from konvergo.api.errors import install_error_handlers
+from konvergo.api.system import router as system_router
+
+api = NinjaAPI(
+    title="Konvergo API",
+    version="1",
+    description="Customers, processes, tickets and documents. Authenticate with "
+    "`Authorization: Bearer <token>` (create one with `konvergo token create USERNAME`).",
+    auth=api_auth,
+    urls_namespace="api-v1",
+    openapi_extra={"info": {"x-konvergo-version": __version__}},
+)
+install_error_handlers(api)
+api.add_router("/", system_router)
