@@ -98,7 +98,10 @@ def test_malformed_json_gets_400_with_the_parse_error() -> None:
     issued = api_token_create(user=UserFactory.create())
 
     response = Client().post(
-        "/api/v1/tokens", '{"name": "x",', content_type="application/json", headers=bearer(issued.raw)
+        "/api/v1/tokens",
+        '{"name": "x",',
+        content_type="application/json",
+        headers=bearer(issued.raw),
     )
 
     assert response.status_code == 400

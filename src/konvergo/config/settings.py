@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "konvergo.web.htmx.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "konvergo.config.urls"
@@ -149,7 +150,7 @@ KONVERGO_WORKER_STALE_SECONDS = env_int("KONVERGO_WORKER_STALE_SECONDS", 60, min
 KONVERGO_DEMO = env_bool("KONVERGO_DEMO", True)
 
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag instead
+CSRF_COOKIE_HTTPONLY = True  # htmx gets the token from hx-headers on <body>, not the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if env_bool("KONVERGO_HTTPS", False):
