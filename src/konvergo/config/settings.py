@@ -85,6 +85,7 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "org.User"
+AUTHENTICATION_BACKENDS = ["konvergo.org.permissions.RoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
