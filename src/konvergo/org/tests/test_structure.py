@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from konvergo.core.audit import acting_as, audit_trail
 from konvergo.core.errors import BusinessError, NotAllowed
-from konvergo.org.models import Deputy, Department, Notification, Scope, User
+from konvergo.org.models import Department, Deputy, Notification, Scope, User
 from konvergo.org.permissions import require, scope_for, visible
 from konvergo.org.selectors import deputy_on, manager_of
 from konvergo.org.services import (
@@ -79,8 +78,8 @@ def test_deputy_gets_work_within_the_period_and_not_outside() -> None:
 def test_notification_for_an_absent_user_goes_to_the_deputy_and_says_for_whom() -> None:
     anna, jan = UserFactory.create(), UserFactory.create()
     deputy_create(user=anna, deputy=jan, starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 14))
-    during = timezone.make_aware(datetime(2026, 12, 5, 10, 0))
-    after = timezone.make_aware(datetime(2026, 12, 20, 10, 0))
+    during = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+    after = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
 
     routed = notify(recipient=anna, title="Call ACME back", when=during)
     direct = notify(recipient=anna, title="Send the offer", when=after)
@@ -115,15 +114,17 @@ def test_overlapping_deputy_periods_are_refused() -> None:
     anna, jan, olga = UserFactory.create(), UserFactory.create(), UserFactory.create()
     deputy_create(user=anna, deputy=jan, starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 14))
     with pytest.raises(BusinessError, match="already has a deputy"):
-        deputy_create(user=anna, deputy=olga, starts_on=date(2026, 12, 10),
-                      ends_on=date(2026, 12, 20))
+        deputy_create(
+            user=anna, deputy=olga, starts_on=date(2026, 12, 10), ends_on=date(2026, 12, 20)
+        )
 
 
 def test_deputy_assignment_is_in_the_audit_trail_with_both_people() -> None:
     anna, jan, hr = UserFactory.create(), UserFactory.create(), UserFactory.create()
     with acting_as(hr):
-        period = deputy_create(user=anna, deputy=jan, starts_on=date(2026, 12, 1),
-                               ends_on=date(2026, 12, 2))
+        period = deputy_create(
+            user=anna, deputy=jan, starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 2)
+        )
     entry = audit_trail(period)[0]
     assert entry.action == "created"
     assert entry.actor_id == hr.pk
@@ -143,7 +144,7 @@ def test_mark_notifications_read() -> None:
 def test_visibility_scopes_on_users(tree) -> None:
     me = UserFactory.create(username="me", department=tree["sales"])
     team_mate = UserFactory.create(username="mate", department=tree["finance"])
-    below = UserFactory.create(username="below", department=tree["emea"])
+    UserFactory.create(username="below", department=tree["emea"])
     UserFactory.create(username="elsewhere", department=tree["finance"])
     from konvergo.org.models import Team
 
@@ -171,9 +172,11 @@ def test_without_view_permission_nothing_is_visible_and_require_refuses() -> Non
 
 def test_widest_scope_of_several_roles_wins() -> None:
     user = UserFactory.create()
-    user.roles.set([
-        role_create(name="a", scope=Scope.OWN, permissions=["org.view_user"]),
-        role_create(name="b", scope=Scope.DEPARTMENT, permissions=["org.view_user"]),
-        role_create(name="c", scope=Scope.ALL, permissions=["org.view_team"]),
-    ])
+    user.roles.set(
+        [
+            role_create(name="a", scope=Scope.OWN, permissions=["org.view_user"]),
+            role_create(name="b", scope=Scope.DEPARTMENT, permissions=["org.view_user"]),
+            role_create(name="c", scope=Scope.ALL, permissions=["org.view_team"]),
+        ]
+    )
     assert scope_for(user, User) == Scope.DEPARTMENT
