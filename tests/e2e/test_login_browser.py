@@ -2,62 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 
-# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse the
-# ORM calls made by fixtures and the live server's database setup from "async" code.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+from tests.e2e.support import PASSWORD, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "correct horse battery staple"
+require_browser()
 
-if not CHROMIUM.exists():
-    if os.environ.get("KONVERGO_REQUIRE_BROWSER") == "1":
-        pytest.fail(
-            f"KONVERGO_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)",
-            pytrace=False,
-        )
-    pytest.skip(
-        f"browser tests need {CHROMIUM} (apt-get install chromium); "
-        "set KONVERGO_REQUIRE_BROWSER=1 to fail instead of skipping",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 375, "height": 800}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def test_sign_in_shows_the_overview_without_horizontal_scrolling(live_server, page: Page):

@@ -4,13 +4,17 @@ from django.urls import include, path, re_path
 from konvergo.api.errors import api_not_found
 from konvergo.api.health import healthz
 from konvergo.api.router import api
+from konvergo.web.views import set_language
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),
+    # the language switcher also keeps a signed-in user's choice (shadows Django's own)
+    path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("konvergo.org.urls")),
     path("", include("konvergo.web.urls")),
 ]
 

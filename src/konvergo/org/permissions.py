@@ -114,4 +114,7 @@ def visible(user: Any, queryset: models.QuerySet[M]) -> models.QuerySet[M]:
     owner_path: str | None = getattr(model, "VISIBILITY_OWNER", None)
     if scope == Scope.ALL or owner_path is None:
         return queryset
-    return queryset.filter(owner_q(owner_path, user, scope)).distinct()
+    # A subquery, not a join: joins on the team/department paths would be reused by callers'
+    # own filters and prefetches and silently drop rows (or duplicate them).
+    allowed = model._default_manager.filter(owner_q(owner_path, user, scope)).values("pk")
+    return queryset.filter(pk__in=allowed)

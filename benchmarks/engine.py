@@ -1,0 +1,105 @@
+"""Engine throughput on the standard model, persisted, against two same-run baselines.
+
+Model: start -> user task -> exclusive gateway -> parallel split into two user tasks -> join ->
+script task -> end (tests/models/standard.bpmn).
+
+- value: completed instances/s through Konvergo's services (every step one transaction with
+  state, projections, history and events), on the configured database;
+- baseline: the same model on SpiffWorkflow in memory (our parser and safe script engine, no
+  database); the ratio value/baseline is the figure the engine issue sets a goal for (>= 0.5);
+- also printed: the database's rate of single-row update+insert transactions.
+
+    python benchmarks/engine.py [--quick]      (KONVERGO_BENCH_DATABASE_URL selects PostgreSQL)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from common import report, seconds, setup_django
+
+MODEL = Path(__file__).resolve().parent.parent / "tests" / "models" / "standard.bpmn"
+STEPS_PER_INSTANCE = 4  # start + three task completions, each an advance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    count, repeat = (30, 3) if args.quick else (300, 5)
+
+    setup_django()
+    from django.db import connection, transaction
+    from django.utils.timezone import now as _now
+
+    from konvergo.core.models import WorkerHeartbeat
+    from konvergo.processes.engine.parser import parse_bpmn
+    from konvergo.processes.engine.runtime import CompiledProcess, Runner
+    from konvergo.processes.models import TaskStatus
+    from konvergo.processes.services import definition_deploy, process_start, task_complete
+
+    xml = MODEL.read_bytes()
+    compiled = CompiledProcess.from_model(parse_bpmn(xml), "standard")
+    variables = {"owner": "", "amount": 21}
+
+    def in_memory() -> None:
+        for _ in range(count):
+            runner = Runner(compiled)
+            snapshot = runner.start(variables)
+            answers = {"review": {"approved": True}}
+            while snapshot.open_tasks:
+                task = snapshot.open_tasks[0]
+                snapshot = runner.complete_task(task.task_id, answers.get(task.element_id, {}))
+            assert snapshot.completed
+
+    definition_deploy(xml=xml)
+
+    def persisted() -> None:
+        for _ in range(count):
+            instance = process_start("standard", variables=variables)
+            answers = {"review": {"approved": True}}
+            while True:
+                task = instance.tasks.filter(status=TaskStatus.OPEN).order_by("pk").first()
+                if task is None:
+                    break
+                instance = task_complete(task=task, variables=answers.get(task.element_id, {}))
+            assert instance.status == "completed"
+
+    def database_transactions() -> None:
+        beat = WorkerHeartbeat.objects.create(
+            worker_id="bench", hostname="b", pid=1, started_at=_now(), last_seen_at=_now()
+        )
+        for n in range(count * 5):
+            with transaction.atomic():
+                WorkerHeartbeat.objects.filter(pk=beat.pk).update(jobs_done=n)
+                WorkerHeartbeat.objects.create(
+                    worker_id=f"b{n}", hostname="b", pid=1, started_at=_now(), last_seen_at=_now()
+                )
+        WorkerHeartbeat.objects.all().delete()
+
+    memory_rate = count / statistics.median(seconds(in_memory) for _ in range(repeat))
+    persisted_rate = count / statistics.median(seconds(persisted) for _ in range(repeat))
+    db_rate = count * 5 / statistics.median(seconds(database_transactions) for _ in range(repeat))
+    print(
+        f"{connection.vendor}: in memory {memory_rate:.0f} instances/s; persisted "
+        f"{persisted_rate:.0f} instances/s ({persisted_rate * STEPS_PER_INSTANCE:.0f} steps/s); "
+        f"database {db_rate:.0f} update+insert transactions/s"
+    )
+    report(
+        benchmark="engine",
+        metric="instances_per_s",
+        value=round(persisted_rate, 1),
+        unit="1/s",
+        baseline="spiff_in_memory",
+        baseline_value=round(memory_rate, 1),
+        ratio=round(persisted_rate / memory_rate, 3),
+        database=connection.vendor,
+        steps_per_s=round(persisted_rate * STEPS_PER_INSTANCE, 1),
+        db_transactions_per_s=round(db_rate, 1),
+    )
+
+
+if __name__ == "__main__":
+    main()

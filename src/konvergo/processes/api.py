@@ -1,0 +1,369 @@
+"""Process API at stable paths under /api/v1 (outside tools rely on them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import Field, File, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from konvergo.core.errors import BusinessError, NotAllowed
+from konvergo.org.models import User
+from konvergo.processes.models import (
+    HumanTask,
+    Incident,
+    IncidentStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+)
+from konvergo.processes.services import (
+    definition_deploy,
+    incident_retry,
+    instance_cancel,
+    instance_set_suspended,
+    message_correlate,
+    process_start,
+    task_complete,
+)
+
+router = Router(tags=["processes"])
+MAX_MODEL_BYTES = 5 * 1024 * 1024
+
+
+def _require(request: HttpRequest, permission: str) -> Any:
+    user = request.user
+    if not user.has_perm(permission):
+        raise NotAllowed("You may not do this with processes.")
+    return user
+
+
+class DefinitionOut(Schema):
+    id: UUID
+    key: str
+    name: str
+    version: int
+    hash: str
+
+
+def definition_out(d: ProcessDefinition) -> DefinitionOut:
+    return DefinitionOut(
+        id=d.public_id, key=d.key, name=d.name, version=d.version, hash=d.content_hash
+    )
+
+
+@router.post(
+    "/processes/definitions",
+    response={200: list[DefinitionOut], 201: list[DefinitionOut]},
+    summary="Deploy a BPMN file (raw XML body or multipart 'file')",
+)
+def deploy(
+    request: HttpRequest, file: File[UploadedFile] | None = None
+) -> Status[list[DefinitionOut]]:
+    user = _require(request, "processes.add_processdefinition")
+    if file is not None:
+        if file.size and file.size > MAX_MODEL_BYTES:
+            raise BusinessError("The model file is larger than 5 MB.")
+        xml = file.read()
+    else:
+        xml = request.body
+    if not xml:
+        raise BusinessError("Send the BPMN XML as the request body or as a 'file' upload.")
+    result = definition_deploy(xml=xml, actor=user)
+    return Status(201 if result.created else 200, [definition_out(d) for d in result.definitions])
+
+
+@router.get("/processes/definitions", response=list[DefinitionOut], summary="Deployed definitions")
+def definitions(request: HttpRequest, key: str | None = None) -> list[DefinitionOut]:
+    _require(request, "processes.view_processdefinition")
+    rows = ProcessDefinition.objects.all()
+    if key:
+        rows = rows.filter(key=key)
+    return [definition_out(d) for d in rows]
+
+
+@router.get("/processes/definitions/{definition_id}/xml", summary="The BPMN XML of a version")
+def definition_xml(request: HttpRequest, definition_id: UUID) -> HttpResponse:
+    _require(request, "processes.view_processdefinition")
+    definition = get_object_or_404(ProcessDefinition, public_id=definition_id)
+    return HttpResponse(definition.bpmn_xml, content_type="application/xml")
+
+
+class SubjectIn(Schema):
+    type: str = Field(description="app_label.model, e.g. crm.organization")
+    id: str
+
+
+class StartIn(Schema):
+    definition_key: str
+    version: int | None = None
+    business_key: str = ""
+    variables: dict[str, Any] = {}
+
+
+class TimerOut(Schema):
+    element_id: str
+    due_at: datetime
+
+
+class IncidentOut(Schema):
+    id: UUID
+    instance: UUID
+    element_id: str
+    message: str
+    status: str
+    attempts: int
+    next_retry_at: datetime | None
+
+
+class StepOut(Schema):
+    element_id: str
+    name: str
+    kind: str
+    finished_at: datetime
+
+
+class InstanceOut(Schema):
+    id: UUID
+    definition_key: str
+    version: int
+    status: str
+    business_key: str
+    variables: dict[str, Any]
+    active_elements: list[str]
+    timers: list[TimerOut]
+    incidents: list[IncidentOut]
+    history: list[StepOut]
+
+
+def incident_out(i: Incident) -> IncidentOut:
+    return IncidentOut(
+        id=i.public_id,
+        instance=i.instance.public_id,
+        element_id=i.element_id,
+        message=i.message,
+        status=i.status,
+        attempts=i.attempts,
+        next_retry_at=i.next_retry_at,
+    )
+
+
+def instance_out(instance: ProcessInstance) -> InstanceOut:
+    open_tasks = [t.element_id for t in instance.tasks.filter(status=TaskStatus.OPEN)]
+    timers = list(instance.timers.all())
+    waits = [s.element_id for s in instance.subscriptions.all()]
+    incidents = list(instance.incidents.filter(status=IncidentStatus.OPEN))
+    return InstanceOut(
+        id=instance.public_id,
+        definition_key=instance.definition.key,
+        version=instance.definition.version,
+        status=instance.status,
+        business_key=instance.business_key,
+        variables=instance.variables,
+        active_elements=sorted(
+            {
+                *open_tasks,
+                *(t.element_id for t in timers),
+                *waits,
+                *(i.element_id for i in incidents),
+            }
+        ),
+        timers=[TimerOut(element_id=t.element_id, due_at=t.due_at) for t in timers],
+        incidents=[incident_out(i) for i in incidents],
+        history=[
+            StepOut(element_id=s.element_id, name=s.name, kind=s.kind, finished_at=s.finished_at)
+            for s in instance.steps.all()
+        ],
+    )
+
+
+@router.post("/processes/instances", response={201: InstanceOut}, summary="Start an instance")
+def start(request: HttpRequest, payload: StartIn) -> Status[InstanceOut]:
+    user = _require(request, "processes.add_processinstance")
+    instance = process_start(
+        payload.definition_key,
+        version=payload.version,
+        business_key=payload.business_key,
+        variables=payload.variables,
+        actor=user,
+    )
+    instance.refresh_from_db()
+    return Status(201, instance_out(instance))
+
+
+@router.get("/processes/instances", response=list[InstanceOut], summary="Instances")
+def instances(
+    request: HttpRequest,
+    status: str | None = None,
+    definition_key: str | None = None,
+    business_key: str | None = None,
+) -> list[InstanceOut]:
+    _require(request, "processes.view_processinstance")
+    rows = ProcessInstance.objects.select_related("definition")
+    if status:
+        rows = rows.filter(status=status)
+    if definition_key:
+        rows = rows.filter(definition__key=definition_key)
+    if business_key:
+        rows = rows.filter(business_key=business_key)
+    return [instance_out(i) for i in rows[:200]]
+
+
+@router.get("/processes/instances/{instance_id}", response=InstanceOut, summary="One instance")
+def instance_detail(request: HttpRequest, instance_id: UUID) -> InstanceOut:
+    _require(request, "processes.view_processinstance")
+    return instance_out(
+        get_object_or_404(
+            ProcessInstance.objects.select_related("definition"), public_id=instance_id
+        )
+    )
+
+
+class CancelIn(Schema):
+    reason: str = ""
+
+
+@router.post("/processes/instances/{instance_id}/cancel", response=InstanceOut)
+def cancel(request: HttpRequest, instance_id: UUID, payload: CancelIn) -> InstanceOut:
+    user = _require(request, "processes.change_processinstance")
+    instance = get_object_or_404(ProcessInstance, public_id=instance_id)
+    instance_cancel(instance=instance, reason=payload.reason, actor=user)
+    instance.refresh_from_db()
+    return instance_out(instance)
+
+
+@router.post("/processes/instances/{instance_id}/suspend", response=InstanceOut)
+def suspend(request: HttpRequest, instance_id: UUID) -> InstanceOut:
+    user = _require(request, "processes.change_processinstance")
+    instance = get_object_or_404(ProcessInstance, public_id=instance_id)
+    instance_set_suspended(instance=instance, suspended=True, actor=user)
+    instance.refresh_from_db()
+    return instance_out(instance)
+
+
+@router.post("/processes/instances/{instance_id}/resume", response=InstanceOut)
+def resume(request: HttpRequest, instance_id: UUID) -> InstanceOut:
+    user = _require(request, "processes.change_processinstance")
+    instance = get_object_or_404(ProcessInstance, public_id=instance_id)
+    instance_set_suspended(instance=instance, suspended=False, actor=user)
+    instance.refresh_from_db()
+    return instance_out(instance)
+
+
+class TaskOut(Schema):
+    id: UUID
+    name: str
+    element_id: str
+    instance: UUID
+    assignee: str | None
+    candidate_groups: list[str]
+    due_at: datetime | None
+    form: str
+
+
+def task_out(t: HumanTask) -> TaskOut:
+    return TaskOut(
+        id=t.public_id,
+        name=t.name,
+        element_id=t.element_id,
+        instance=t.instance.public_id,
+        assignee=t.assignee.username if t.assignee else None,
+        candidate_groups=t.candidate_groups,
+        due_at=t.due_at,
+        form=t.form_key,
+    )
+
+
+@router.get("/tasks", response=list[TaskOut], summary="Human tasks")
+def tasks(
+    request: HttpRequest,
+    instance: UUID | None = None,
+    assignee: str | None = None,
+    state: str = "open",
+) -> list[TaskOut]:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101  (the API requires authentication)
+    rows = HumanTask.objects.select_related("instance", "assignee")
+    if state:
+        rows = rows.filter(status=state)
+    if instance:
+        rows = rows.filter(instance__public_id=instance)
+    if assignee == "me":
+        rows = rows.filter(assignee=user)
+    elif assignee:
+        rows = rows.filter(assignee__username=assignee)
+    if not user.has_perm("processes.view_humantask"):
+        rows = rows.filter(assignee=user)  # everyone sees their own work
+    return [task_out(t) for t in rows[:500]]
+
+
+class CompleteIn(Schema):
+    variables: dict[str, Any] = {}
+
+
+@router.post("/tasks/{task_id}/complete", response=InstanceOut, summary="Complete a task")
+def complete_task(request: HttpRequest, task_id: UUID, payload: CompleteIn) -> InstanceOut:
+    user = request.user
+    task = get_object_or_404(HumanTask, public_id=task_id)
+    if task.assignee_id not in (None, user.pk) and not user.has_perm("processes.change_humantask"):
+        raise NotAllowed("This task is assigned to someone else.")
+    instance = task_complete(task=task, variables=payload.variables, actor=user)
+    instance.refresh_from_db()
+    return instance_out(instance)
+
+
+class MessageIn(Schema):
+    name: str
+    correlation_key: str = ""
+    variables: dict[str, Any] = {}
+
+
+class MatchedOut(Schema):
+    matched: int
+
+
+@router.post("/processes/messages", response=MatchedOut, summary="Correlate a message")
+def messages(request: HttpRequest, payload: MessageIn) -> MatchedOut:
+    _require(request, "processes.change_processinstance")
+    return MatchedOut(
+        matched=message_correlate(
+            payload.name, correlation_key=payload.correlation_key, variables=payload.variables
+        )
+    )
+
+
+class SignalIn(Schema):
+    name: str
+    variables: dict[str, Any] = {}
+
+
+@router.post("/processes/signals", response=MatchedOut, summary="Broadcast a signal")
+def signals(request: HttpRequest, payload: SignalIn) -> MatchedOut:
+    _require(request, "processes.change_processinstance")
+    return MatchedOut(
+        matched=message_correlate(payload.name, variables=payload.variables, signal=True)
+    )
+
+
+@router.get("/processes/incidents", response=list[IncidentOut], summary="Open incidents")
+def incidents(request: HttpRequest) -> list[IncidentOut]:
+    _require(request, "processes.view_incident")
+    return [
+        incident_out(i)
+        for i in Incident.objects.filter(status=IncidentStatus.OPEN).select_related("instance")[
+            :500
+        ]
+    ]
+
+
+@router.post("/processes/incidents/{incident_id}/retry", response=InstanceOut)
+def retry(request: HttpRequest, incident_id: UUID) -> InstanceOut:
+    user = _require(request, "processes.change_incident")
+    incident = get_object_or_404(Incident, public_id=incident_id)
+    instance = incident_retry(incident=incident, actor=user)
+    instance.refresh_from_db()
+    return instance_out(instance)

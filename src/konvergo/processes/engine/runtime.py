@@ -1,0 +1,426 @@
+"""Run process instances on SpiffWorkflow and report what they wait for, in our own dataclasses.
+
+The state is stored without the model (the model lives once per definition version): a saved
+instance is its task tree and data only, and loading it attaches a private copy of the cached
+parsed spec (SpiffWorkflow mutates specs at run time, so instances must not share one).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import (
+    MessageEventDefinition as CamundaMessageEventDefinition,
+)
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from konvergo.processes.engine import expressions
+from konvergo.processes.engine.errors import StepError, TaskNotOpen
+from konvergo.processes.engine.parser import ParsedModel
+
+logging.getLogger("spiff").setLevel(logging.WARNING)  # it logs every state change (~15 % cost)
+logging.getLogger("spiff.metrics").setLevel(logging.WARNING)
+
+ConnectorCaller = Callable[[str, dict[str, Any], str], dict[str, Any]]
+"""(connector name, inputs, element id) -> outputs; raises to make an incident."""
+
+
+# --- what the rest of Konvergo sees -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    task_id: str
+    element_id: str
+    name: str
+    lane: str | None
+    extensions: dict[str, Any]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    task_id: str
+    element_id: str
+    name: str
+    kind: str  # "message" or "signal"
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    task_id: str
+    element_id: str
+    message: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    element_id: str
+    name: str
+    kind: str  # the BPMN element type, e.g. "UserTask", "ExclusiveGateway"
+    finished_at: datetime
+
+
+@dataclass
+class Snapshot:
+    """An instance after an advance: its state to store and the projections to write."""
+
+    state: dict[str, Any]
+    completed: bool
+    variables: dict[str, Any]
+    open_tasks: list[OpenTask]
+    timers: list[PendingTimer]
+    subscriptions: list[PendingMessage]
+    failures: list[FailedStep]
+    steps: list[Step] = field(default_factory=list)
+    workflow: Any = field(default=None, repr=False)  # the live object, for the caller's cache
+
+
+# --- the script environment -----------------------------------------------------------------
+
+
+class SafeEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+    """Conditions, scripts and timers in Konvergo's expression language; never Python eval."""
+
+    def __init__(self, connectors: ConnectorCaller) -> None:
+        super().__init__({})
+        self.connectors = connectors
+
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: Any = None
+    ) -> Any:
+        return expressions.evaluate(expression, {**(external_context or {}), **context})
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        expressions.run_script(script, context)
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        spec = kwargs["spec"]
+        inputs = {
+            name: (expressions.evaluate(text, context) if text.startswith(("${", "#{")) else text)
+            for name, text in spec.extensions.get("inputs", {}).items()
+        }
+        if not inputs:
+            inputs = dict(context)
+        outputs = self.connectors(kwargs["connector"], inputs, spec.bpmn_id or spec.name)
+        mapping: dict[str, str] = spec.extensions.get("outputs", {})
+        if mapping:
+            for name, text in mapping.items():
+                context[name] = (
+                    expressions.evaluate(text, outputs) if text.startswith(("${", "#{")) else text
+                )
+        elif result_variable := spec.extensions.get("camunda:resultVariable"):
+            context[result_variable] = outputs
+        else:
+            context.update(outputs)
+        return True
+
+
+class SafeScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    def __init__(self, connectors: ConnectorCaller) -> None:
+        super().__init__(environment=SafeEnvironment(connectors))
+
+    def validate(self, expression: str) -> None:
+        expressions.validate_expression(expression)
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        # Our own wrapper: SpiffWorkflow's hides the real error behind a NameError.
+        return self.environment.call_service(task.data, **kwargs)
+
+
+def no_connectors(name: str, inputs: dict[str, Any], element_id: str) -> dict[str, Any]:
+    raise LookupError(f"no connector named {name!r} is registered")
+
+
+# --- compiled definitions and state ---------------------------------------------------------
+
+
+class LeanWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Serialises an instance without its model (the model is stored once per version)."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+REGISTRY = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+WORKFLOW_CONVERTER = LeanWorkflowConverter(BpmnWorkflow, REGISTRY)  # replaces the default one
+STATE_FORMAT = 1  # bump with a migration of stored states when the layout changes
+
+
+@dataclass
+class CompiledProcess:
+    """One executable process of a deployed definition version, ready to instantiate."""
+
+    process_id: str
+    _pickled: bytes = field(repr=False)
+
+    @classmethod
+    def from_model(cls, model: ParsedModel, process_id: str) -> CompiledProcess:
+        spec = model.specs[process_id]
+        subprocess_specs = model.subprocess_specs.get(process_id, {})
+        return cls(process_id=process_id, _pickled=pickle.dumps((spec, subprocess_specs)))
+
+    def fresh_specs(self) -> tuple[Any, dict[str, Any]]:
+        # A private copy per instance load: running an event sub-process mutates the spec.
+        specs: tuple[Any, dict[str, Any]] = pickle.loads(self._pickled)  # noqa: S301  (our bytes)
+        return specs
+
+
+def _workflow(
+    compiled: CompiledProcess, connectors: ConnectorCaller, state: Mapping[str, Any] | None
+) -> Any:
+    spec, subprocess_specs = compiled.fresh_specs()
+    engine = SafeScriptEngine(connectors)
+    if state is None:
+        return BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
+    dct = dict(state)
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine, deserializing=True)
+    workflow.tasks = WORKFLOW_CONVERTER.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+    workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+    WORKFLOW_CONVERTER.set_default_attributes(workflow, dct)
+    WORKFLOW_CONVERTER.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
+    workflow.bpmn_events = REGISTRY.restore(dct.get("bpmn_events", []))
+    return workflow
+
+
+def dump_state(workflow: Any) -> dict[str, Any]:
+    state: dict[str, Any] = WORKFLOW_CONVERTER.to_dict(workflow)
+    state["format"] = STATE_FORMAT
+    return state
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _element(task: Any) -> str:
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+
+
+def _error_message(exc: BaseException) -> str:
+    inner = getattr(exc, "error", None) or getattr(exc, "exception", None) or exc.__cause__
+    text = str(inner or exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:1000]
+
+
+class Runner:
+    """Advances one instance; each action returns a Snapshot to persist in one transaction."""
+
+    def __init__(
+        self,
+        compiled: CompiledProcess,
+        *,
+        state: Mapping[str, Any] | None = None,
+        workflow: Any = None,
+        connectors: ConnectorCaller = no_connectors,
+    ) -> None:
+        self.compiled = compiled
+        if workflow is not None:
+            workflow.script_engine = SafeScriptEngine(connectors)
+            self.workflow = workflow
+        else:
+            self.workflow = _workflow(compiled, connectors, state)
+        self.steps: list[Step] = []
+        self.failures: list[FailedStep] = []
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def start(self, variables: Mapping[str, Any]) -> Snapshot:
+        start_task = self.workflow.get_next_task(spec_name="Start")
+        if start_task is not None:
+            start_task.data.update(variables)
+        return self._advance()
+
+    def complete_task(self, task_id: str, data: Mapping[str, Any]) -> Snapshot:
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotOpen(task_id)
+        task.data.update(data)
+        task.run()
+        self._record(task)
+        return self._advance()
+
+    def fire_timers(self) -> Snapshot:
+        """Let every due timer fire (SpiffWorkflow compares with the current time)."""
+        self.workflow.refresh_timers()
+        return self._advance()
+
+    def correlate(
+        self, name: str, payload: Mapping[str, Any], *, signal: bool = False
+    ) -> tuple[int, Snapshot]:
+        """Deliver a message (or signal) to this instance; returns how many catch events took it."""
+        definition: Any = (
+            SignalEventDefinition(name) if signal else CamundaMessageEventDefinition(name)
+        )
+        # Camunda's message events keep the payload under "payload" and store it in the
+        # catching task's data as `message`; its values also become process variables.
+        event = BpmnEvent(
+            definition,
+            {"payload": dict(payload), "result_var": "message"} if not signal else dict(payload),
+        )
+        matched = self.workflow.event_manager.catch(event, internal=False)
+        if matched:
+            # The payload becomes process data of the catching branch.
+            for task in self.workflow.get_tasks(state=TaskState.READY):
+                task.data.update(payload)
+        return matched, self._advance()
+
+    def retry(self, task_id: str) -> Snapshot:
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.ERROR:
+            raise TaskNotOpen(task_id)
+        task._set_state(TaskState.READY)
+        return self._advance()
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _task(self, task_id: str) -> Any:
+        try:
+            return self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            return None
+
+    def _record(self, task: Any) -> None:
+        self.steps.append(
+            Step(
+                element_id=_element(task),
+                name=task.task_spec.bpmn_name or "",
+                kind=type(task.task_spec).__name__,
+                finished_at=_now(),
+            )
+        )
+
+    def _advance(self) -> Snapshot:
+        # Step until only waits remain. A failing element stops its own path (its task stays in
+        # ERROR and becomes an incident); the other paths go on.
+        for _ in range(1000):
+            try:
+                self.workflow.do_engine_steps(did_complete_task=self._record)
+                break
+            except (SpiffWorkflowException, expressions.ExpressionError, Exception) as exc:
+                task = getattr(exc, "task", None)
+                failed = [t for t in self.workflow.get_tasks(state=TaskState.ERROR)]
+                if task is None and failed:
+                    task = failed[-1]
+                if task is None:
+                    raise StepError(_error_message(exc), element_id="") from exc
+                if task.state != TaskState.ERROR:
+                    task.error()
+                self.failures.append(
+                    FailedStep(
+                        task_id=str(task.id),
+                        element_id=_element(task),
+                        message=_error_message(exc),
+                        data=_json_safe(task.data),
+                    )
+                )
+        return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        workflow = self.workflow
+        open_tasks = [
+            OpenTask(
+                task_id=str(t.id),
+                element_id=_element(t),
+                name=t.task_spec.bpmn_name or _element(t),
+                lane=t.task_spec.lane,
+                extensions=dict(getattr(t.task_spec, "extensions", {}) or {}),
+                data=_json_safe(t.data),
+            )
+            for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        ]
+        timers: list[PendingTimer] = []
+        subscriptions: list[PendingMessage] = []
+        for task in workflow.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if isinstance(definition, TimerEventDefinition):
+                due = _timer_due(task, definition)
+                if due is not None:
+                    timers.append(PendingTimer(str(task.id), _element(task), due))
+            elif isinstance(definition, MessageEventDefinition):
+                subscriptions.append(
+                    PendingMessage(str(task.id), _element(task), definition.name, "message")
+                )
+            elif isinstance(definition, SignalEventDefinition):
+                subscriptions.append(
+                    PendingMessage(str(task.id), _element(task), definition.name, "signal")
+                )
+        open_errors = [
+            f
+            for f in self.failures
+            if (t := self._task(f.task_id)) is not None and t.state == TaskState.ERROR
+        ]
+        return Snapshot(
+            state=dump_state(workflow),
+            completed=bool(workflow.completed),
+            variables=_variables(workflow),
+            open_tasks=open_tasks,
+            timers=timers,
+            subscriptions=subscriptions,
+            failures=open_errors,
+            steps=list(self.steps),
+            workflow=workflow,
+        )
+
+
+def _timer_due(task: Any, definition: Any) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition) or isinstance(value, dict):
+        value = value.get("next") if isinstance(value, dict) else None
+        if value is None:
+            return None
+    moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    return moment
+
+
+def _variables(workflow: Any) -> dict[str, Any]:
+    """The process variables: the data of the open paths, or of the end when completed."""
+    if workflow.completed:
+        last = workflow.last_task
+        return _json_safe({**(last.data if last is not None else {}), **workflow.data})
+    merged: dict[str, Any] = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
+        merged.update(task.data)
+    return _json_safe(merged)
+
+
+def _json_safe(data: Mapping[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = REGISTRY.convert(REGISTRY.clean(dict(data)))
+    return converted

@@ -1,0 +1,564 @@
+"""Deploy processes, start instances, and advance them durably.
+
+Every advance is one transaction: lock the instance row, load its state (or take the live
+workflow from the cache when its version matches), step, then write the state, a new version,
+the projections (human tasks, timers, subscriptions, incidents, steps) and events together.
+A crash before commit changes nothing; after commit every wait is visible in an indexed table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, models, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from konvergo.core.errors import BusinessError, Conflict
+from konvergo.core.events import emit
+from konvergo.processes.engine import expressions
+from konvergo.processes.engine.errors import DeployError, TaskNotOpen
+from konvergo.processes.engine.parser import parse_bpmn
+from konvergo.processes.engine.runtime import CompiledProcess, OpenTask, Runner, Snapshot
+from konvergo.processes.models import (
+    HumanTask,
+    Incident,
+    IncidentStatus,
+    InstanceStatus,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+    StepRecord,
+    TaskStatus,
+    Timer,
+)
+from konvergo.processes.registry import call_connector, connector_names
+
+logger = logging.getLogger(__name__)
+INCIDENT_RETRIES = 3
+INCIDENT_BACKOFF = timedelta(seconds=30)
+
+
+class DeployRefused(BusinessError):
+    status = 422
+    code = "invalid_model"
+
+
+# --- deploy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    definitions: list[ProcessDefinition]
+    created: bool
+
+
+def content_hash(xml: bytes, dmn: Iterable[bytes] = ()) -> str:
+    digest = hashlib.sha256(xml)
+    for document in dmn:
+        digest.update(b"\0dmn\0" + document)
+    return digest.hexdigest()
+
+
+def definition_deploy(
+    *, xml: bytes | str, dmn: Iterable[bytes | str] = (), actor: Any = None
+) -> DeployResult:
+    """Validate and store a BPMN file; the same content again returns the existing versions."""
+    raw = xml.encode() if isinstance(xml, str) else xml
+    dmn_raw = [d.encode() if isinstance(d, str) else d for d in dmn]
+    try:
+        model = parse_bpmn(raw, dmn=dmn_raw)
+    except DeployError as exc:
+        raise DeployRefused(
+            exc.message, details={"element_id": exc.element_id, "line": exc.line}
+        ) from None
+    unknown = {
+        name: element for name, element in model.connectors.items() if name not in connector_names()
+    }
+    if unknown:
+        name, element = sorted(unknown.items())[0]
+        raise DeployRefused(f"unknown connector {name!r}", details={"element_id": element})
+    digest = content_hash(raw, dmn_raw)
+    created = False
+    definitions = []
+    with transaction.atomic():
+        for process_id in model.process_ids:
+            existing = ProcessDefinition.objects.filter(key=process_id, content_hash=digest).first()
+            if existing is not None:
+                definitions.append(existing)
+                continue
+            latest = (
+                ProcessDefinition.objects.select_for_update()
+                .filter(key=process_id)
+                .aggregate(v=Max("version"))["v"]
+            )
+            definitions.append(
+                ProcessDefinition.objects.create(
+                    key=process_id,
+                    name=model.names[process_id],
+                    version=(latest or 0) + 1,
+                    content_hash=digest,
+                    bpmn_xml=raw.decode(),
+                    dmn_xml=[d.decode() for d in dmn_raw],
+                    connectors=sorted(model.connectors),
+                    deployed_by=actor if getattr(actor, "pk", None) else None,
+                )
+            )
+            created = True
+    return DeployResult(definitions=definitions, created=created)
+
+
+def compiled_process(definition: ProcessDefinition) -> CompiledProcess:
+    return _compiled(definition.public_id)
+
+
+@lru_cache(maxsize=256)
+def _compiled(public_id: UUID) -> CompiledProcess:
+    """Parsed spec of a definition version, cached by its UUID (a version never changes, and
+    unlike an integer key a UUID is never reused after a rolled-back deploy)."""
+    definition = ProcessDefinition.objects.get(public_id=public_id)
+    model = parse_bpmn(definition.bpmn_xml.encode(), dmn=[d.encode() for d in definition.dmn_xml])
+    return CompiledProcess.from_model(model, definition.key)
+
+
+# --- live workflow cache --------------------------------------------------------------------
+
+
+class LiveCache:
+    """Live workflow objects by instance, valid only for the version they were saved as.
+
+    An entry is taken out while an advance uses it and put back only after commit, so a
+    rolled-back advance can never leave a mutated object behind.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self.size = size
+        self.items: OrderedDict[int, tuple[int, Any]] = OrderedDict()
+
+    def take(self, instance_id: int, version: int) -> Any:
+        entry = self.items.pop(instance_id, None)
+        return entry[1] if entry is not None and entry[0] == version else None
+
+    def put(self, instance_id: int, version: int, workflow: Any) -> None:
+        self.items[instance_id] = (version, workflow)
+        self.items.move_to_end(instance_id)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+LIVE = LiveCache()
+
+
+# --- start and advance ----------------------------------------------------------------------
+
+
+def check_json(variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Process variables are stored as JSON: refuse anything else at the edge."""
+    data = dict(variables or {})
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise BusinessError(
+            f"variables must be JSON values: {exc}", details={"field": "variables"}
+        ) from None
+    return data
+
+
+def definition_for(key: str, version: int | None = None) -> ProcessDefinition:
+    definitions = ProcessDefinition.objects.filter(key=key)
+    definition = (
+        definitions.filter(version=version).first()
+        if version
+        else definitions.order_by("-version").first()
+    )
+    if definition is None:
+        which = f"version {version} of " if version else ""
+        raise BusinessError(
+            f"there is no {which}process {key!r}", details={"field": "definition_key"}
+        )
+    return definition
+
+
+def process_start(
+    definition_key: str,
+    *,
+    business_key: str = "",
+    subject: models.Model | None = None,
+    variables: Mapping[str, Any] | None = None,
+    actor: Any = None,
+    version: int | None = None,
+) -> ProcessInstance:
+    """Start an instance and run it to its first waits, in one transaction."""
+    data = check_json(variables)
+    definition = definition_for(definition_key, version)
+    with transaction.atomic():
+        instance = ProcessInstance.objects.create(
+            definition=definition,
+            business_key=business_key,
+            subject_type=ContentType.objects.get_for_model(subject)
+            if subject is not None
+            else None,
+            subject_id=str(subject.pk) if subject is not None else "",
+            started_by=actor if getattr(actor, "pk", None) else None,
+        )
+        runner = Runner(compiled_process(definition), connectors=call_connector)
+        snapshot = runner.start({**data, "business_key": business_key} if business_key else data)
+        _save(instance, snapshot, actor=actor)
+        emit(
+            "processes.instance.started",
+            subject=instance,
+            payload={"definition": definition.key, "business_key": business_key},
+            actor=actor,
+        )
+    return instance
+
+
+def _advance(
+    instance_id: int,
+    action: Callable[[Runner], Snapshot],
+    *,
+    actor: Any = None,
+    allow_statuses: tuple[str, ...] = (InstanceStatus.RUNNING,),
+    completed_task_id: str = "",
+    skip_locked: bool = False,
+) -> ProcessInstance | None:
+    with transaction.atomic():
+        rows = ProcessInstance.objects.select_related("definition")
+        if skip_locked and connection.features.has_select_for_update_skip_locked:
+            instance = rows.select_for_update(skip_locked=True).filter(pk=instance_id).first()
+            if instance is None:
+                return None  # another worker holds it
+        else:
+            instance = rows.select_for_update().get(pk=instance_id)
+        if instance.status not in allow_statuses:
+            raise Conflict(f"the process instance is {instance.get_status_display().lower()}")
+        workflow = LIVE.take(instance.pk, instance.version)
+        runner = Runner(
+            compiled_process(instance.definition),
+            state=None if workflow is not None else instance.state,
+            workflow=workflow,
+            connectors=call_connector,
+        )
+        snapshot = action(runner)
+        _save(instance, snapshot, actor=actor, completed_task_id=completed_task_id)
+    return instance
+
+
+def _save(
+    instance: ProcessInstance, snapshot: Snapshot, *, actor: Any = None, completed_task_id: str = ""
+) -> None:
+    now = timezone.now()
+    actor_obj = actor if getattr(actor, "pk", None) else None
+    instance.state = snapshot.state
+    instance.variables = snapshot.variables
+    instance.version += 1
+    if snapshot.completed:
+        instance.status = InstanceStatus.COMPLETED
+        instance.ended_at = now
+    instance.save(
+        update_fields=["state", "variables", "version", "status", "ended_at", "updated_at"]
+    )
+    version = instance.version
+    workflow = snapshot.workflow
+    transaction.on_commit(lambda: LIVE.put(instance.pk, version, workflow))
+
+    # Human tasks: new ones appear, vanished ones were completed or cancelled (e.g. a boundary
+    # timer interrupted them).
+    open_rows = {t.task_id: t for t in instance.tasks.filter(status=TaskStatus.OPEN)}
+    still_open = {t.task_id for t in snapshot.open_tasks}
+    for task_id, row in open_rows.items():
+        if task_id in still_open:
+            continue
+        row.status = TaskStatus.COMPLETED if task_id == completed_task_id else TaskStatus.CANCELLED
+        row.completed_at = now
+        row.completed_by = actor_obj if task_id == completed_task_id else None
+        row.save(update_fields=["status", "completed_at", "completed_by", "updated_at"])
+    HumanTask.objects.bulk_create(
+        _human_task(instance, task, now)
+        for task in snapshot.open_tasks
+        if task.task_id not in open_rows
+    )
+
+    instance.timers.all().delete()
+    Timer.objects.bulk_create(
+        Timer(instance=instance, task_id=t.task_id, element_id=t.element_id, due_at=t.due_at)
+        for t in snapshot.timers
+    )
+    instance.subscriptions.all().delete()
+    MessageSubscription.objects.bulk_create(
+        MessageSubscription(
+            instance=instance,
+            task_id=s.task_id,
+            element_id=s.element_id,
+            kind=s.kind,
+            name=s.name,
+            correlation_key=instance.business_key,
+        )
+        for s in snapshot.subscriptions
+    )
+
+    failed_ids = {f.task_id for f in snapshot.failures}
+    instance.incidents.filter(status=IncidentStatus.OPEN).exclude(task_id__in=failed_ids).update(
+        status=IncidentStatus.RESOLVED, resolved_at=now, next_retry_at=None
+    )
+    for failure in snapshot.failures:
+        incident = instance.incidents.filter(
+            task_id=failure.task_id, status=IncidentStatus.OPEN
+        ).first()
+        if incident is None:
+            Incident.objects.create(
+                instance=instance,
+                task_id=failure.task_id,
+                element_id=failure.element_id,
+                message=failure.message,
+                variables=failure.data,
+                next_retry_at=now + INCIDENT_BACKOFF,
+            )
+            emit(
+                "processes.incident.opened",
+                subject=instance,
+                payload={"element_id": failure.element_id, "message": failure.message},
+            )
+        else:
+            incident.attempts += 1
+            incident.message = failure.message
+            incident.variables = failure.data
+            incident.next_retry_at = (
+                now + INCIDENT_BACKOFF * 2 ** (incident.attempts - 1)
+                if incident.attempts <= INCIDENT_RETRIES
+                else None
+            )
+            incident.save(
+                update_fields=["attempts", "message", "variables", "next_retry_at", "updated_at"]
+            )
+
+    StepRecord.objects.bulk_create(
+        StepRecord(
+            instance=instance,
+            element_id=s.element_id,
+            name=s.name,
+            kind=s.kind,
+            finished_at=s.finished_at,
+            actor=actor_obj if s.element_id and s.kind == "UserTask" else None,
+        )
+        for s in snapshot.steps
+    )
+    if snapshot.completed:
+        emit(
+            "processes.instance.completed",
+            subject=instance,
+            payload={"definition": instance.definition.key, "business_key": instance.business_key},
+        )
+
+
+def _human_task(instance: ProcessInstance, task: OpenTask, now: datetime) -> HumanTask:
+    ext = task.extensions
+    data = task.data
+    assignee_name = _resolve(ext.get("camunda:assignee", ""), data)
+    user_model = get_user_model()
+    assignee = user_model.objects.filter(username=assignee_name).first() if assignee_name else None
+    return HumanTask(
+        instance=instance,
+        task_id=task.task_id,
+        element_id=task.element_id,
+        name=task.name,
+        assignee=assignee,
+        candidate_users=_names(_resolve(ext.get("camunda:candidateUsers", ""), data)),
+        candidate_groups=_names(_resolve(ext.get("camunda:candidateGroups", ""), data)),
+        due_at=_moment(ext.get("camunda:dueDate", ""), data, now),
+        follow_up_at=_moment(ext.get("camunda:followUpDate", ""), data, now),
+        priority=_priority(ext.get("camunda:priority", ""), data),
+        form_key=ext.get("camunda:formKey", ""),
+    )
+
+
+def _resolve(text: str, data: Mapping[str, Any]) -> str:
+    """A Camunda attribute value: `${expr}` is evaluated on the task data, anything else is text."""
+    text = (text or "").strip()
+    if text.startswith(("${", "#{")):
+        try:
+            value = expressions.evaluate(text, data)
+        except expressions.ExpressionError:
+            logger.warning("Cannot resolve %s on task data", text)
+            return ""
+        return "" if value is None else ",".join(value) if isinstance(value, list) else str(value)
+    return text
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _moment(text: str, data: Mapping[str, Any], now: datetime) -> datetime | None:
+    value = _resolve(text, data)
+    if not value:
+        return None
+    if value.upper().startswith("P"):
+        try:
+            return now + expressions.parse_iso_duration(value)
+        except expressions.ExpressionError:
+            return None
+    moment = parse_datetime(value)
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+def _priority(text: str, data: Mapping[str, Any]) -> int:
+    try:
+        return int(_resolve(text, data) or 50)
+    except ValueError:
+        return 50
+
+
+# --- actions on running instances -----------------------------------------------------------
+
+
+def task_complete(
+    *, task: HumanTask, variables: Mapping[str, Any] | None = None, actor: Any = None
+) -> ProcessInstance:
+    """Complete a human task with variables; completing it twice is a Conflict (409)."""
+    data = check_json(variables)
+    if task.status != TaskStatus.OPEN:
+        raise Conflict("this task is already completed")
+    try:
+        instance = _advance(
+            task.instance_id,
+            lambda runner: runner.complete_task(task.task_id, data),
+            actor=actor,
+            completed_task_id=task.task_id,
+        )
+    except TaskNotOpen:
+        raise Conflict("this task is already completed") from None
+    if instance is None:  # only skip_locked advances return None
+        raise Conflict("the process instance is busy; try again")
+    return instance
+
+
+def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
+    """Fire due timers in due order, oldest first; each instance in its own transaction."""
+    now = now or timezone.now()
+    fired = 0
+    due = (
+        Timer.objects.filter(due_at__lte=now, instance__status=InstanceStatus.RUNNING)
+        .order_by("due_at")
+        .values_list("instance_id", flat=True)[:limit]
+    )
+    seen: set[int] = set()
+    for instance_id in due:
+        if instance_id in seen:
+            continue
+        seen.add(instance_id)
+        with transaction.atomic():
+            if not Timer.objects.filter(instance_id=instance_id, due_at__lte=now).exists():
+                continue  # another worker fired it
+            instance = _advance(instance_id, lambda runner: runner.fire_timers(), skip_locked=True)
+            if instance is not None:
+                fired += 1
+    return fired
+
+
+def message_correlate(
+    name: str,
+    *,
+    correlation_key: str = "",
+    variables: Mapping[str, Any] | None = None,
+    signal: bool = False,
+) -> int:
+    """Deliver a message to the instances waiting for it (by business key); returns matches."""
+    data = check_json(variables)
+    kind = "signal" if signal else "message"
+    waiting = MessageSubscription.objects.filter(
+        kind=kind, name=name, instance__status=InstanceStatus.RUNNING
+    )
+    if correlation_key and not signal:
+        waiting = waiting.filter(correlation_key=correlation_key)
+    matched = 0
+    for instance_id in sorted(set(waiting.values_list("instance_id", flat=True))):
+        result: dict[str, int] = {}
+
+        def deliver(runner: Runner, result: dict[str, int] = result) -> Snapshot:
+            count, snapshot = runner.correlate(name, data, signal=signal)
+            result["count"] = count
+            return snapshot
+
+        _advance(instance_id, deliver)
+        matched += result.get("count", 0)
+    if not matched:
+        logger.info("%s %r (key %r) matched no waiting instance", kind, name, correlation_key)
+    return matched
+
+
+def incident_retry(*, incident: Incident, actor: Any = None) -> ProcessInstance:
+    if incident.status != IncidentStatus.OPEN:
+        raise Conflict("this incident is already resolved")
+    instance = _advance(
+        incident.instance_id, lambda runner: runner.retry(incident.task_id), actor=actor
+    )
+    if instance is None:  # only skip_locked advances return None
+        raise Conflict("the process instance is busy; try again")
+    return instance
+
+
+def incidents_retry_due(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    retried = 0
+    for incident in Incident.objects.filter(status=IncidentStatus.OPEN, next_retry_at__lte=now)[
+        :100
+    ]:
+        try:
+            incident_retry(incident=incident)
+        except Conflict:
+            continue
+        retried += 1
+    return retried
+
+
+def instance_cancel(*, instance: ProcessInstance, reason: str, actor: Any = None) -> None:
+    with transaction.atomic():
+        locked = ProcessInstance.objects.select_for_update().get(pk=instance.pk)
+        if locked.status in (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED):
+            raise Conflict(f"the process instance is already {locked.status}")
+        locked.status = InstanceStatus.CANCELLED
+        locked.cancel_reason = reason
+        locked.ended_at = timezone.now()
+        locked.version += 1
+        locked.save(update_fields=["status", "cancel_reason", "ended_at", "version", "updated_at"])
+        locked.tasks.filter(status=TaskStatus.OPEN).update(
+            status=TaskStatus.CANCELLED, completed_at=timezone.now()
+        )
+        locked.timers.all().delete()
+        locked.subscriptions.all().delete()
+        locked.incidents.filter(status=IncidentStatus.OPEN).update(
+            status=IncidentStatus.RESOLVED, resolved_at=timezone.now(), next_retry_at=None
+        )
+        emit(
+            "processes.instance.cancelled", subject=locked, payload={"reason": reason}, actor=actor
+        )
+
+
+def instance_set_suspended(
+    *, instance: ProcessInstance, suspended: bool, actor: Any = None
+) -> None:
+    with transaction.atomic():
+        locked = ProcessInstance.objects.select_for_update().get(pk=instance.pk)
+        source = InstanceStatus.RUNNING if suspended else InstanceStatus.SUSPENDED
+        if locked.status != source:
+            raise Conflict(f"the process instance is {locked.status}")
+        locked.status = InstanceStatus.SUSPENDED if suspended else InstanceStatus.RUNNING
+        locked.save(update_fields=["status", "updated_at"])
