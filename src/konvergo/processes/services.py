@@ -136,8 +136,50 @@ def _compiled(public_id: UUID) -> CompiledProcess:
 # --- live workflow cache --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Projections:
+    """The wait rows an instance has in the database, to write only what changed."""
+
+    open_tasks: frozenset[str]
+    timers: frozenset[tuple[str, str, datetime]]
+    subscriptions: frozenset[tuple[str, str, str, str]]
+    open_incidents: frozenset[str]
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> Projections:
+        return cls(
+            open_tasks=frozenset(t.task_id for t in snapshot.open_tasks),
+            timers=frozenset((t.task_id, t.element_id, t.due_at) for t in snapshot.timers),
+            subscriptions=frozenset(
+                (s.task_id, s.element_id, s.kind, s.name) for s in snapshot.subscriptions
+            ),
+            open_incidents=frozenset(f.task_id for f in snapshot.failures),
+        )
+
+    @classmethod
+    def load(cls, instance: ProcessInstance) -> Projections:
+        return cls(
+            open_tasks=frozenset(
+                instance.tasks.filter(status=TaskStatus.OPEN).values_list("task_id", flat=True)
+            ),
+            timers=frozenset(instance.timers.values_list("task_id", "element_id", "due_at")),
+            subscriptions=frozenset(
+                instance.subscriptions.values_list("task_id", "element_id", "kind", "name")
+            ),
+            open_incidents=frozenset(
+                instance.incidents.filter(status=IncidentStatus.OPEN).values_list(
+                    "task_id", flat=True
+                )
+            ),
+        )
+
+
+EMPTY = Projections(frozenset(), frozenset(), frozenset(), frozenset())
+
+
 class LiveCache:
-    """Live workflow objects by instance, valid only for the version they were saved as.
+    """Live workflow objects by instance, valid only for the version they were saved as, with
+    the projection rows written at that version.
 
     An entry is taken out while an advance uses it and put back only after commit, so a
     rolled-back advance can never leave a mutated object behind.
@@ -145,14 +187,16 @@ class LiveCache:
 
     def __init__(self, size: int = 2000) -> None:
         self.size = size
-        self.items: OrderedDict[int, tuple[int, Any]] = OrderedDict()
+        self.items: OrderedDict[int, tuple[int, Any, Projections]] = OrderedDict()
 
-    def take(self, instance_id: int, version: int) -> Any:
+    def take(self, instance_id: int, version: int) -> tuple[Any, Projections | None]:
         entry = self.items.pop(instance_id, None)
-        return entry[1] if entry is not None and entry[0] == version else None
+        if entry is None or entry[0] != version:
+            return None, None
+        return entry[1], entry[2]
 
-    def put(self, instance_id: int, version: int, workflow: Any) -> None:
-        self.items[instance_id] = (version, workflow)
+    def put(self, instance_id: int, version: int, workflow: Any, known: Projections) -> None:
+        self.items[instance_id] = (version, workflow, known)
         self.items.move_to_end(instance_id)
         while len(self.items) > self.size:
             self.items.popitem(last=False)
@@ -218,7 +262,7 @@ def process_start(
         )
         runner = Runner(compiled_process(definition), connectors=call_connector)
         snapshot = runner.start({**data, "business_key": business_key} if business_key else data)
-        _save(instance, snapshot, actor=actor)
+        _save(instance, snapshot, known=EMPTY, actor=actor)
         emit(
             "processes.instance.started",
             subject=instance,
@@ -247,7 +291,7 @@ def _advance(
             instance = rows.select_for_update().get(pk=instance_id)
         if instance.status not in allow_statuses:
             raise Conflict(f"the process instance is {instance.get_status_display().lower()}")
-        workflow = LIVE.take(instance.pk, instance.version)
+        workflow, known = LIVE.take(instance.pk, instance.version)
         runner = Runner(
             compiled_process(instance.definition),
             state=None if workflow is not None else instance.state,
@@ -255,13 +299,26 @@ def _advance(
             connectors=call_connector,
         )
         snapshot = action(runner)
-        _save(instance, snapshot, actor=actor, completed_task_id=completed_task_id)
+        _save(
+            instance,
+            snapshot,
+            known=known or Projections.load(instance),
+            actor=actor,
+            completed_task_id=completed_task_id,
+        )
     return instance
 
 
 def _save(
-    instance: ProcessInstance, snapshot: Snapshot, *, actor: Any = None, completed_task_id: str = ""
+    instance: ProcessInstance,
+    snapshot: Snapshot,
+    *,
+    known: Projections,
+    actor: Any = None,
+    completed_task_id: str = "",
 ) -> None:
+    """Write the new state and whatever changed in the projections (all in the caller's
+    transaction). The per-advance history is StepRecord, so the row is updated directly."""
     now = timezone.now()
     actor_obj = actor if getattr(actor, "pk", None) else None
     instance.state = snapshot.state
@@ -270,100 +327,113 @@ def _save(
     if snapshot.completed:
         instance.status = InstanceStatus.COMPLETED
         instance.ended_at = now
-    instance.save(
-        update_fields=["state", "variables", "version", "status", "ended_at", "updated_at"]
+    ProcessInstance.objects.filter(pk=instance.pk).update(
+        state=instance.state,
+        variables=instance.variables,
+        version=instance.version,
+        status=instance.status,
+        ended_at=instance.ended_at,
+        updated_at=now,
     )
-    version = instance.version
-    workflow = snapshot.workflow
-    transaction.on_commit(lambda: LIVE.put(instance.pk, version, workflow))
+    new = Projections.of(snapshot)
+    version, workflow = instance.version, snapshot.workflow
+    transaction.on_commit(lambda: LIVE.put(instance.pk, version, workflow, new))
 
-    # Human tasks: new ones appear, vanished ones were completed or cancelled (e.g. a boundary
-    # timer interrupted them).
-    open_rows = {t.task_id: t for t in instance.tasks.filter(status=TaskStatus.OPEN)}
-    still_open = {t.task_id for t in snapshot.open_tasks}
-    for task_id, row in open_rows.items():
-        if task_id in still_open:
-            continue
-        row.status = TaskStatus.COMPLETED if task_id == completed_task_id else TaskStatus.CANCELLED
-        row.completed_at = now
-        row.completed_by = actor_obj if task_id == completed_task_id else None
-        row.save(update_fields=["status", "completed_at", "completed_by", "updated_at"])
-    HumanTask.objects.bulk_create(
-        _human_task(instance, task, now)
-        for task in snapshot.open_tasks
-        if task.task_id not in open_rows
-    )
-
-    instance.timers.all().delete()
-    Timer.objects.bulk_create(
-        Timer(instance=instance, task_id=t.task_id, element_id=t.element_id, due_at=t.due_at)
-        for t in snapshot.timers
-    )
-    instance.subscriptions.all().delete()
-    MessageSubscription.objects.bulk_create(
-        MessageSubscription(
-            instance=instance,
-            task_id=s.task_id,
-            element_id=s.element_id,
-            kind=s.kind,
-            name=s.name,
-            correlation_key=instance.business_key,
+    # Human tasks: new ones appear; vanished ones were completed, or cancelled (e.g. by an
+    # interrupting boundary timer).
+    gone = known.open_tasks - new.open_tasks
+    if completed_task_id in gone:
+        instance.tasks.filter(task_id=completed_task_id, status=TaskStatus.OPEN).update(
+            status=TaskStatus.COMPLETED, completed_at=now, completed_by=actor_obj, updated_at=now
         )
-        for s in snapshot.subscriptions
-    )
+    if gone - {completed_task_id}:
+        instance.tasks.filter(
+            task_id__in=gone - {completed_task_id}, status=TaskStatus.OPEN
+        ).update(status=TaskStatus.CANCELLED, completed_at=now, updated_at=now)
+    appeared = [t for t in snapshot.open_tasks if t.task_id not in known.open_tasks]
+    if appeared:
+        HumanTask.objects.bulk_create(_human_task(instance, t, now) for t in appeared)
 
-    failed_ids = {f.task_id for f in snapshot.failures}
-    instance.incidents.filter(status=IncidentStatus.OPEN).exclude(task_id__in=failed_ids).update(
-        status=IncidentStatus.RESOLVED, resolved_at=now, next_retry_at=None
-    )
-    for failure in snapshot.failures:
-        incident = instance.incidents.filter(
-            task_id=failure.task_id, status=IncidentStatus.OPEN
-        ).first()
-        if incident is None:
-            Incident.objects.create(
+    if known.timers != new.timers:
+        stale = {key[0] for key in known.timers - new.timers}
+        if stale:
+            instance.timers.filter(task_id__in=stale)._raw_delete(instance.timers.db)
+        Timer.objects.bulk_create(
+            Timer(instance=instance, task_id=task_id, element_id=element_id, due_at=due_at)
+            for task_id, element_id, due_at in new.timers - known.timers
+        )
+    if known.subscriptions != new.subscriptions:
+        stale = {key[0] for key in known.subscriptions - new.subscriptions}
+        if stale:
+            instance.subscriptions.filter(task_id__in=stale)._raw_delete(instance.timers.db)
+        MessageSubscription.objects.bulk_create(
+            MessageSubscription(
                 instance=instance,
-                task_id=failure.task_id,
-                element_id=failure.element_id,
-                message=failure.message,
-                variables=failure.data,
-                next_retry_at=now + INCIDENT_BACKOFF,
+                task_id=task_id,
+                element_id=element_id,
+                kind=kind,
+                name=name,
+                correlation_key=instance.business_key,
             )
-            emit(
-                "processes.incident.opened",
-                subject=instance,
-                payload={"element_id": failure.element_id, "message": failure.message},
-            )
-        else:
-            incident.attempts += 1
-            incident.message = failure.message
-            incident.variables = failure.data
-            incident.next_retry_at = (
-                now + INCIDENT_BACKOFF * 2 ** (incident.attempts - 1)
-                if incident.attempts <= INCIDENT_RETRIES
-                else None
-            )
-            incident.save(
-                update_fields=["attempts", "message", "variables", "next_retry_at", "updated_at"]
-            )
-
-    StepRecord.objects.bulk_create(
-        StepRecord(
-            instance=instance,
-            element_id=s.element_id,
-            name=s.name,
-            kind=s.kind,
-            finished_at=s.finished_at,
-            actor=actor_obj if s.element_id and s.kind == "UserTask" else None,
+            for task_id, element_id, kind, name in new.subscriptions - known.subscriptions
         )
-        for s in snapshot.steps
-    )
+
+    if known.open_incidents - new.open_incidents:
+        instance.incidents.filter(
+            status=IncidentStatus.OPEN, task_id__in=known.open_incidents - new.open_incidents
+        ).update(status=IncidentStatus.RESOLVED, resolved_at=now, next_retry_at=None)
+    for failure in snapshot.failures:
+        _record_incident(instance, failure, now)
+
+    if snapshot.steps:
+        StepRecord.objects.bulk_create(
+            StepRecord(
+                instance=instance,
+                element_id=s.element_id,
+                name=s.name,
+                kind=s.kind,
+                finished_at=s.finished_at,
+                actor=actor_obj if s.kind == "UserTask" else None,
+            )
+            for s in snapshot.steps
+        )
     if snapshot.completed:
         emit(
             "processes.instance.completed",
             subject=instance,
             payload={"definition": instance.definition.key, "business_key": instance.business_key},
         )
+
+
+def _record_incident(instance: ProcessInstance, failure: Any, now: datetime) -> None:
+    incident = instance.incidents.filter(
+        task_id=failure.task_id, status=IncidentStatus.OPEN
+    ).first()
+    if incident is None:
+        Incident.objects.create(
+            instance=instance,
+            task_id=failure.task_id,
+            element_id=failure.element_id,
+            message=failure.message,
+            variables=failure.data,
+            next_retry_at=now + INCIDENT_BACKOFF,
+        )
+        emit(
+            "processes.incident.opened",
+            subject=instance,
+            payload={"element_id": failure.element_id, "message": failure.message},
+        )
+        return
+    incident.attempts += 1
+    incident.message = failure.message
+    incident.variables = failure.data
+    # Automatic retries back off; after the last one a person retries after fixing the cause.
+    incident.next_retry_at = (
+        now + INCIDENT_BACKOFF * 2 ** (incident.attempts - 1)
+        if incident.attempts <= INCIDENT_RETRIES
+        else None
+    )
+    incident.save(update_fields=["attempts", "message", "variables", "next_retry_at", "updated_at"])
 
 
 def _human_task(instance: ProcessInstance, task: OpenTask, now: datetime) -> HumanTask:
