@@ -113,7 +113,7 @@ def test_delivery_survives_sigkill_of_the_worker(konvergo_env, tmp_path: Path) -
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(
-            stall_file.exists, timeout=60, what="the worker to start delivering", process=first
+            stall_file.exists, timeout=120, what="the worker to start delivering", process=first
         )
         # When the worker is killed mid-delivery
         os.kill(first.pid, signal.SIGKILL)
@@ -131,7 +131,7 @@ def test_delivery_survives_sigkill_of_the_worker(konvergo_env, tmp_path: Path) -
     try:
         wait_for(
             lambda: Event.objects.get(pk=event.pk).delivered_at is not None,
-            timeout=60,
+            timeout=120,
             what="the second worker to deliver the event",
             process=second,
         )

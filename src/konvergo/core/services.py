@@ -29,9 +29,10 @@ def calendar_create(
         subdivision=subdivision,
         is_default=is_default,
     )
-    calendar.full_clean()
     if is_default:
+        # Take the mark from the old default first: full_clean checks the one-default rule.
         BusinessCalendar.objects.filter(is_default=True).update(is_default=False)
+    calendar.full_clean()
     calendar.save()
     WorkingHours.objects.bulk_create(
         WorkingHours(calendar=calendar, weekday=weekday, start=start, end=end)

@@ -508,3 +508,17 @@ def test_spec_and_deadline_from_calendar_rows(
     )
     with django_assert_num_queries(0):
         assert spec_for(prefetched) == spec
+
+
+@pytest.mark.django_db
+def test_a_new_default_calendar_takes_the_mark_from_the_old_one() -> None:
+    from konvergo.core.models import BusinessCalendar
+    from konvergo.core.services import calendar_create
+
+    nine_to_five = {0: [(time(9), time(17))]}
+    calendar_create(name="Old", time_zone="UTC", hours=nine_to_five, is_default=True)
+    calendar_create(name="New", time_zone="UTC", hours=nine_to_five, is_default=True)
+
+    assert list(BusinessCalendar.objects.filter(is_default=True).values_list("name", flat=True)) == [
+        "New"
+    ]
