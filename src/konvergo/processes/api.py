@@ -8,8 +8,7 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, File, Router, Schema, Status
-from ninja.files import UploadedFile
+from ninja import Field, Router, Schema, Status
 
 from konvergo.core.errors import BusinessError, NotAllowed
 from konvergo.org.models import User
@@ -61,14 +60,15 @@ def definition_out(d: ProcessDefinition) -> DefinitionOut:
     response={200: list[DefinitionOut], 201: list[DefinitionOut]},
     summary="Deploy a BPMN file (raw XML body or multipart 'file')",
 )
-def deploy(
-    request: HttpRequest, file: File[UploadedFile] | None = None
-) -> Status[list[DefinitionOut]]:
+def deploy(request: HttpRequest) -> Status[list[DefinitionOut]]:
     user = _require(request, "processes.add_processdefinition")
-    if file is not None:
-        if file.size and file.size > MAX_MODEL_BYTES:
+    upload = request.FILES.get("file")
+    if upload is not None:
+        if upload.size and upload.size > MAX_MODEL_BYTES:
             raise BusinessError("The model file is larger than 5 MB.")
-        xml = file.read()
+        xml = upload.read()
+    elif (request.content_type or "").startswith("multipart/"):
+        raise BusinessError("Upload the BPMN file in the form field 'file'.")
     else:
         xml = request.body
     if not xml:

@@ -316,6 +316,8 @@ class Runner:
             return None
 
     def _record(self, task: Any) -> None:
+        if getattr(task.task_spec, "bpmn_id", None) is None:
+            return  # SpiffWorkflow's own bookkeeping tasks (Start, EndJoin, ...), not elements
         self.steps.append(
             Step(
                 element_id=_element(task),
