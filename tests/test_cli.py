@@ -132,6 +132,21 @@ def test_demo_creates_a_company_once(run_konvergo) -> None:
     assert sales.parent is not None and sales.parent.name == "Management"
     assert User.objects.filter(department__isnull=False).count() == 10
 
+    # The lead follow-ups whose three days are over get their call task once the worker runs
+    from konvergo.org.models import Notification
+    from konvergo.processes.models import HumanTask, ProcessInstance
+
+    assert ProcessInstance.objects.filter(definition__key="lead_followup").count() == 3
+    assert not HumanTask.objects.exists()
+    worked = run_konvergo("worker", "--once")
+    assert worked.returncode == 0, worked.stderr
+    calls = HumanTask.objects.filter(element_id="call_lead", status="open")
+    assert sorted(calls.values_list("assignee__username", flat=True)) == [
+        "anna.nowak",
+        "lukas.becker",
+    ]
+    assert Notification.objects.filter(title="Call your lead Rheinmetallbau GmbH").exists()
+
     again = run_konvergo("demo")
     assert again.returncode == 2
     assert "already loaded" in again.stderr

@@ -8,4 +8,5 @@ class ProcessesConfig(AppConfig):
     verbose_name = _("Processes")
 
     def ready(self) -> None:
-        from konvergo.processes import doctor_checks, tasks  # noqa: F401  (registers checks, sweep)
+        # Registers the doctor check, worker sweeps, built-in connectors and the demo step.
+        from konvergo.processes import connectors, demo_data, doctor_checks, tasks  # noqa: F401

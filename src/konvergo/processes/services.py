@@ -535,9 +535,16 @@ def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
             continue
         seen.add(instance_id)
         with transaction.atomic():
-            if not Timer.objects.filter(instance_id=instance_id, due_at__lte=now).exists():
+            due_ids = list(
+                Timer.objects.filter(instance_id=instance_id, due_at__lte=now).values_list(
+                    "task_id", flat=True
+                )
+            )
+            if not due_ids:
                 continue  # another worker fired it
-            instance = _advance(instance_id, lambda runner: runner.fire_timers(), skip_locked=True)
+            instance = _advance(
+                instance_id, lambda runner: runner.fire_timers(due_ids), skip_locked=True
+            )
             if instance is not None:
                 fired += 1
     return fired

@@ -1,0 +1,46 @@
+"""The processes part of the demo company: lead follow-ups running on their timers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from django.utils import timezone
+
+from konvergo.core.demo import register_demo_step
+from konvergo.org.models import User
+from konvergo.org.selectors import manager_of
+from konvergo.processes.models import Timer
+from konvergo.processes.services import definition_deploy, process_start
+
+LIBRARY = Path(__file__).resolve().parent / "library"
+# (owner, lead, days since the lead came in): after three days the owner must call.
+LEADS = [
+    ("anna.nowak", "Baltic Logistics Sp. z o.o.", 0),
+    ("lukas.becker", "Rheinmetallbau GmbH", 4),
+    ("anna.nowak", "Mazur & Syn", 5),
+]
+
+
+@register_demo_step(40, "processes")
+def demo_processes(say: Callable[[str], None]) -> None:
+    definition_deploy(xml=(LIBRARY / "lead_followup.bpmn").read_bytes())
+    for number, (owner_name, lead, days_ago) in enumerate(LEADS, start=1):
+        owner = User.objects.get(username=owner_name)
+        manager = manager_of(owner)
+        instance = process_start(
+            "lead_followup",
+            business_key=f"LEAD-{number:03d}",
+            variables={
+                "owner": owner.username,
+                "lead": lead,
+                "manager": manager.username if manager else "",
+            },
+        )
+        # As if the lead came in `days_ago` days ago: timers already due fire (late, in due
+        # order) as soon as the worker runs; the timer row is what the engine obeys.
+        Timer.objects.filter(instance=instance).update(
+            due_at=timezone.now() + timedelta(days=3 - days_ago)
+        )
+    say(f"{len(LEADS)} lead follow-ups (process 'Lead follow-up') waiting on their timers")
