@@ -543,7 +543,9 @@ def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
             if not due_ids:
                 continue  # another worker fired it
             instance = _advance(
-                instance_id, lambda runner: runner.fire_timers(due_ids), skip_locked=True
+                instance_id,
+                lambda runner, due_ids=due_ids: runner.fire_timers(due_ids),
+                skip_locked=True,
             )
             if instance is not None:
                 fired += 1
