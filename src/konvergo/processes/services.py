@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -520,6 +520,10 @@ def task_complete(
     return instance
 
 
+def _fire(runner: Runner, *, task_ids: list[str]) -> Snapshot:
+    return runner.fire_timers(task_ids)
+
+
 def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
     """Fire due timers in due order, oldest first; each instance in its own transaction."""
     now = now or timezone.now()
@@ -542,11 +546,7 @@ def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
             )
             if not due_ids:
                 continue  # another worker fired it
-            instance = _advance(
-                instance_id,
-                lambda runner, due_ids=due_ids: runner.fire_timers(due_ids),
-                skip_locked=True,
-            )
+            instance = _advance(instance_id, partial(_fire, task_ids=due_ids), skip_locked=True)
             if instance is not None:
                 fired += 1
     return fired

@@ -519,6 +519,6 @@ def test_a_new_default_calendar_takes_the_mark_from_the_old_one() -> None:
     calendar_create(name="Old", time_zone="UTC", hours=nine_to_five, is_default=True)
     calendar_create(name="New", time_zone="UTC", hours=nine_to_five, is_default=True)
 
-    assert list(BusinessCalendar.objects.filter(is_default=True).values_list("name", flat=True)) == [
-        "New"
-    ]
+    assert list(
+        BusinessCalendar.objects.filter(is_default=True).values_list("name", flat=True)
+    ) == ["New"]
