@@ -7,9 +7,11 @@ transaction open for the test to SIGKILL the worker.
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 from konvergo.core.events import EventMessage, subscribe
+from konvergo.processes.registry import register_connector
 from tests.probe.models import ProbeRecord
 
 
@@ -20,3 +22,14 @@ def record(message: EventMessage) -> None:
     if stall_file and not Path(stall_file).exists():
         Path(stall_file).write_text(str(os.getpid()))
         time.sleep(120)
+
+
+@register_connector("probe.stall")
+def stall_connector(inputs: dict[str, object]) -> dict[str, object]:
+    """Records the call (inside the advance's transaction) and, like `record`, can stall."""
+    ProbeRecord.objects.create(event_id=uuid.uuid4(), name=f"connector:{inputs.get('lead')}")
+    stall_file = os.environ.get("KONVERGO_PROBE_STALL_FILE")
+    if stall_file and not Path(stall_file).exists():
+        Path(stall_file).write_text(str(os.getpid()))
+        time.sleep(120)
+    return {"called": True}
