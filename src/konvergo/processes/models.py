@@ -63,7 +63,9 @@ class ProcessInstance(BaseModel):
         ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     subject_id = models.CharField(_("subject id"), max_length=64, blank=True)
-    state = models.JSONField(_("engine state"), default=dict)
+    # JSON text, not a JSON column: SpiffWorkflow restores tasks in the order they were written
+    # (parents before children) and PostgreSQL's jsonb would reorder the keys.
+    state = models.TextField(_("engine state"), default="{}")
     version = models.PositiveIntegerField(_("version"), default=0)
     variables = models.JSONField(_("variables"), default=dict, blank=True)
     started_by = models.ForeignKey(

@@ -294,7 +294,7 @@ def _advance(
         workflow, known = LIVE.take(instance.pk, instance.version)
         runner = Runner(
             compiled_process(instance.definition),
-            state=None if workflow is not None else instance.state,
+            state=None if workflow is not None else json.loads(instance.state),
             workflow=workflow,
             connectors=call_connector,
         )
@@ -321,7 +321,7 @@ def _save(
     transaction). The per-advance history is StepRecord, so the row is updated directly."""
     now = timezone.now()
     actor_obj = actor if getattr(actor, "pk", None) else None
-    instance.state = snapshot.state
+    instance.state = json.dumps(snapshot.state, separators=(",", ":"))
     instance.variables = snapshot.variables
     instance.version += 1
     if snapshot.completed:
@@ -576,7 +576,10 @@ def message_correlate(
             result["count"] = count
             return snapshot
 
-        _advance(instance_id, deliver)
+        try:
+            _advance(instance_id, deliver)
+        except Conflict:
+            continue  # it finished or was cancelled since we looked: nobody waits any more
         matched += result.get("count", 0)
     if not matched:
         logger.info("%s %r (key %r) matched no waiting instance", kind, name, correlation_key)
