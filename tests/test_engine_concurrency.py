@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from konvergo.processes.services import (
 MODELS = Path(__file__).parent / "models"
 
 
-def run_together(actions: list) -> list[BaseException]:
+def run_together(actions: list[Callable[[], object]]) -> list[BaseException]:
     """Start all actions at the same moment in their own threads (own connections)."""
     barrier = threading.Barrier(len(actions))
     errors: list[BaseException] = []
