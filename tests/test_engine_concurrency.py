@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from konvergo.processes.services import (
 MODELS = Path(__file__).parent / "models"
 
 
-def run_together(actions: list[Callable[[], object]]) -> list[BaseException]:
+def run_together(actions: Sequence[Callable[[], object]]) -> list[BaseException]:
     """Start all actions at the same moment in their own threads (own connections)."""
     barrier = threading.Barrier(len(actions))
     errors: list[BaseException] = []
