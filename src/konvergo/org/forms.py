@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.forms import BaseFormSet, formset_factory
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalChanges
 
@@ -341,7 +342,7 @@ class PermissionMatrix(forms.CheckboxSelectMultiple):
                 )
             rows.append(
                 {
-                    "label": str(meta.verbose_name_plural).capitalize(),
+                    "label": capfirst(str(meta.verbose_name_plural)),
                     "app": apps.get_app_config(meta.app_label).verbose_name,
                     "cells": cells,
                 }
