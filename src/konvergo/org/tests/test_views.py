@@ -878,7 +878,7 @@ def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(cli
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["olga@example.com"]
-    assert "Your username is olga." in message.body
+    assert "Ваше имя пользователя: olga." in message.body  # in the user's own language
     link = re.search(r"http://testserver(/reset/\S+/)", str(message.body))
     assert link is not None
     form = client.get(link.group(1), follow=True)
