@@ -209,3 +209,25 @@ def test_someone_elses_task_cannot_be_completed() -> None:
     assert response.status_code == 403
     assert admin_client.get("/api/v1/tasks").json()[0]["id"] == task["id"]  # still open
     assert owner.process_tasks.get().status == "open"
+
+
+def test_migrate_through_the_api_and_refusal_shape(admin_client: Client) -> None:
+    deploy(admin_client)
+    created = admin_client.post(
+        "/api/v1/processes/instances",
+        {"definition_key": "standard", "variables": {"owner": "", "amount": 1}},
+        content_type="application/json",
+    ).json()
+    v2 = (MODELS / "standard.bpmn").read_bytes().replace(b'"review"', b'"assess"')
+    admin_client.post("/api/v1/processes/definitions", v2, content_type="application/xml")
+    url = f"/api/v1/processes/instances/{created['id']}/migrate"
+
+    refused = admin_client.post(url, {"version": 2}, content_type="application/json")
+    moved = admin_client.post(
+        url, {"version": 2, "mapping": {"review": "assess"}}, content_type="application/json"
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"] == {"element_ids": ["review"]}
+    assert moved.status_code == 200
+    assert moved.json()["version"] == 2

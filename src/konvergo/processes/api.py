@@ -24,6 +24,8 @@ from konvergo.processes.services import (
     definition_deploy,
     incident_retry,
     instance_cancel,
+    instance_migrate,
+    instance_set_variables,
     instance_set_suspended,
     message_correlate,
     process_start,
@@ -252,6 +254,34 @@ def resume(request: HttpRequest, instance_id: UUID) -> InstanceOut:
     instance_set_suspended(instance=instance, suspended=False, actor=user)
     instance.refresh_from_db()
     return instance_out(instance)
+
+
+class MigrateIn(Schema):
+    version: int
+    mapping: dict[str, str] = {}
+
+
+@router.post("/processes/instances/{instance_id}/migrate", response=InstanceOut,
+             summary="Move a running instance to another version (activity ids mapped)")
+def migrate(request: HttpRequest, instance_id: UUID, payload: MigrateIn) -> InstanceOut:
+    user = _require(request, "processes.change_processinstance")
+    instance = get_object_or_404(ProcessInstance, public_id=instance_id)
+    migrated = instance_migrate(instance=instance, version=payload.version,
+                                mapping=payload.mapping, actor=user)
+    return instance_out(ProcessInstance.objects.select_related("definition").get(pk=migrated.pk))
+
+
+class VariablesIn(Schema):
+    variables: dict[str, Any]
+
+
+@router.post("/processes/instances/{instance_id}/variables", response=InstanceOut,
+             summary="Change variables of a running instance (audited)")
+def set_variables(request: HttpRequest, instance_id: UUID, payload: VariablesIn) -> InstanceOut:
+    user = _require(request, "processes.change_processinstance")
+    instance = get_object_or_404(ProcessInstance, public_id=instance_id)
+    instance_set_variables(instance=instance, changes=payload.variables, actor=user)
+    return instance_out(ProcessInstance.objects.select_related("definition").get(pk=instance.pk))
 
 
 class TaskOut(Schema):

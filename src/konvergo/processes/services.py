@@ -644,3 +644,74 @@ def instance_set_suspended(
             raise Conflict(f"the process instance is {locked.status}")
         locked.status = InstanceStatus.SUSPENDED if suspended else InstanceStatus.RUNNING
         locked.save(update_fields=["status", "updated_at"])
+
+
+# --- administration -------------------------------------------------------------------------
+
+
+def instance_migrate(
+    *, instance: ProcessInstance, version: int, mapping: Mapping[str, str] | None = None,
+    actor: Any = None,
+) -> ProcessInstance:
+    """Move a running instance to another version of its process (activity ids mapped)."""
+    from konvergo.processes.engine.migration import MigrationRefused, migrate_state
+
+    with transaction.atomic():
+        locked = ProcessInstance.objects.select_for_update().select_related("definition").get(
+            pk=instance.pk
+        )
+        if locked.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
+            raise Conflict(f"the process instance is {locked.status}")
+        target = definition_for(locked.definition.key, version)
+        source_version = locked.definition.version
+        try:
+            state = migrate_state(
+                json.loads(locked.state), target=compiled_process(target), mapping=mapping or {}
+            )
+        except MigrationRefused as exc:
+            raise BusinessError(exc.message, details={"element_ids": exc.element_ids}) from None
+        LIVE.take(locked.pk, locked.version)  # the cached object belongs to the old version
+        runner = Runner(compiled_process(target), state=state, connectors=call_connector)
+        known = Projections.load(locked)
+        locked.definition = target
+        locked.save(update_fields=["definition", "updated_at"])  # audited: who moved it, when
+        _save(locked, runner.snapshot(), known=known, actor=actor)
+        emit(
+            "processes.instance.migrated",
+            subject=locked,
+            payload={"from_version": source_version, "to_version": target.version,
+                     "mapping": dict(mapping or {})},
+            actor=actor,
+        )
+    return locked
+
+
+def instance_set_variables(
+    *, instance: ProcessInstance, changes: Mapping[str, Any], actor: Any = None
+) -> ProcessInstance:
+    """Change process variables of a running instance (e.g. to fix the cause of an incident).
+
+    The change is audited: the instance's history records the variables before and after.
+    """
+    data = check_json(changes)
+
+    def apply(runner: Runner) -> Snapshot:
+        return runner.set_variables(data)
+
+    actor_obj = actor if getattr(actor, "pk", None) else None
+    with transaction.atomic():
+        # Engine advances skip history; record the values as they are now, so that the trail
+        # shows this change as before -> after.
+        before = ProcessInstance.objects.select_for_update().get(pk=instance.pk)
+        before._history_user = actor_obj  # type: ignore[attr-defined]
+        before.save(update_fields=["variables", "updated_at"])
+        updated = _advance(
+            instance.pk, apply, actor=actor,
+            allow_statuses=(InstanceStatus.RUNNING, InstanceStatus.SUSPENDED),
+        )
+        if updated is None:
+            raise Conflict("the process instance is busy; try again")
+        after = ProcessInstance.objects.get(pk=updated.pk)
+        after._history_user = actor_obj  # type: ignore[attr-defined]
+        after.save(update_fields=["variables", "updated_at"])
+    return updated

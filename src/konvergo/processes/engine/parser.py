@@ -13,6 +13,7 @@ On top of SpiffWorkflow's Camunda parser this:
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,19 +21,30 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.parser.event_parsers import EventBasedGatewayParser
+from SpiffWorkflow.bpmn.specs.defaults import EventBasedGateway, IntermediateCatchEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import (
     CAMUNDA_MODEL_NS,
+    BusinessRuleTaskParser,
     CamundaTaskParser,
     UserTaskParser,
 )
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from konvergo.processes.engine.errors import DeployError
-from konvergo.processes.engine.expressions import ExpressionError, validate_expression
+from konvergo.processes.engine.expressions import (
+    ExpressionError,
+    ExpressionSyntaxError,
+    validate_expression,
+)
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_ATTRIBUTES = (
@@ -51,6 +63,8 @@ CAMUNDA_ATTRIBUTES = (
     "resultVariable",
     "calledElementBinding",
     "calledElementVersion",
+    "decisionRef",
+    "mapDecisionResult",
 )
 ISO_TIMER = re.compile(
     r"^(R\d*/)?([+-]?P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)"
@@ -120,10 +134,72 @@ class ConnectorTaskParser(KonvergoTaskParserMixin):
         return self.spec_class(self.spec, self.bpmn_id, **self.bpmn_attributes)
 
 
+class DecisionTask(BusinessRuleTask):  # type: ignore[misc]
+    """A business rule task as Camunda 7 runs it: the decision result goes to
+    `camunda:resultVariable`, shaped by `camunda:mapDecisionResult` (singleEntry, singleResult,
+    collectEntries, or resultList, the default). SpiffWorkflow ignores both attributes and merges
+    every output into the data under its own name; that stays the behaviour without a result
+    variable."""
+
+    def _run_hook(self, my_task: Any) -> bool:
+        result_variable = self.extensions.get("camunda:resultVariable")
+        if not result_variable:
+            return bool(super()._run_hook(my_task))
+        table = self.dmnEngine.decision_table
+        rules = self.dmnEngine.decide(my_task)  # UNIQUE stops at the first match
+        if table.hit_policy != "COLLECT":
+            rules = rules[:1]  # FIRST and ANY: the first match
+        results = [dict(rule.output_as_dict(my_task)) for rule in rules]
+        mapping = self.extensions.get("camunda:mapDecisionResult") or "resultList"
+        my_task.data[result_variable] = _map_decision_result(results, mapping)
+        return True
+
+
+def _map_decision_result(results: list[dict[str, Any]], mapping: str) -> Any:
+    """Camunda's `mapDecisionResult`; the same refusals as Camunda, as StepErrors' text."""
+    if mapping == "resultList":
+        return results
+    if mapping == "collectEntries":
+        if any(len(result) > 1 for result in results):
+            raise ValueError("collectEntries needs a decision with exactly one output")
+        return [next(iter(result.values())) for result in results]
+    if len(results) > 1:
+        raise ValueError(f"{mapping} needs at most one matching rule, {len(results)} matched")
+    if not results:
+        return None
+    if mapping == "singleResult":
+        return results[0]
+    if len(results[0]) > 1:  # singleEntry
+        raise ValueError("singleEntry needs a decision with exactly one output")
+    return next(iter(results[0].values()))
+
+
+class DecisionTaskParser(KonvergoTaskParserMixin, BusinessRuleTaskParser):  # type: ignore[misc]
+    def create_task(self) -> Any:
+        # SpiffWorkflow's parser hard-codes its own BusinessRuleTask class.
+        engine = self.process_parser.parser.get_engine(self.get_decision_ref(self.node), self.node)
+        return self.spec_class(self.spec, self.bpmn_id, dmnEngine=engine, **self.bpmn_attributes)
+
+
+class FirstEventGateway(EventBasedGateway):  # type: ignore[misc]
+    """An event-based gateway that follows only the first of its events.
+
+    SpiffWorkflow's gateway follows every event it has seen when it runs: a message arriving
+    after a timer of the gateway was due, but before the timer sweep fired it, took both paths.
+    """
+
+    def _run_hook(self, my_task: Any) -> bool:
+        seen = my_task.internal_data.get("seen_events", [])
+        my_task.internal_data["seen_events"] = seen[:1]
+        return bool(super()._run_hook(my_task))
+
+
 class KonvergoParser(CamundaParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (KonvergoUserTaskParser, UserTask),
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
+        full_tag("eventBasedGateway"): (EventBasedGatewayParser, FirstEventGateway),
         full_tag("serviceTask"): (ConnectorTaskParser, ConnectorTask),
         full_tag("sendTask"): (ConnectorTaskParser, ConnectorTask),
     }
@@ -158,6 +234,138 @@ def _refuse_unsupported(root: Any) -> None:
                     )
 
 
+# DMN hit policies SpiffWorkflow runs as Camunda does. UNIQUE returns the first matching rule
+# (it does not fail on overlaps); FIRST and ANY (for a valid ANY table) give the first match;
+# COLLECT gives every match, without aggregation.
+DMN_HIT_POLICIES = {"UNIQUE", "FIRST", "ANY", "COLLECT"}
+# A `?` outside quotes stands for the input value (the same pattern as SpiffWorkflow's DMNEngine).
+DMN_INPUT_MARK = re.compile(r"(\?)(?=(?:[^\'\"]|[\'\"][^\'\"]*[\'\"])*$)")
+
+
+def _parse_xml(xml: bytes, what: str) -> Any:
+    try:
+        return etree.fromstring(
+            xml, parser=etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+    except etree.XMLSyntaxError as exc:
+        raise DeployError(f"the {what} is not well-formed XML: {exc}", line=exc.lineno) from None
+
+
+def _local(node: Any) -> str:
+    return str(etree.QName(node).localname) if isinstance(node.tag, str) else ""
+
+
+def _children(node: Any, name: str) -> list[Any]:
+    return [child for child in node if _local(child) == name]
+
+
+def _text(node: Any) -> str:
+    texts = _children(node, "text")
+    return (texts[0].text or "").strip() if texts else ""
+
+
+def _check_dmn(root: Any) -> None:
+    """Refuse what SpiffWorkflow's DMN engine would run differently from Camunda, and cells
+    that do not parse in our language (cells are expressions, not FEEL: docs/expressions.md)."""
+    if _local(root) != "definitions":
+        raise DeployError("the DMN file is not a DMN document (no definitions root)")
+    decisions = _children(root, "decision")
+    if len(decisions) != 1:
+        raise DeployError(
+            "a DMN file must hold exactly one decision (SpiffWorkflow reads only the first); "
+            "put each decision in its own file",
+            element_id=decisions[1].get("id", "") if decisions else root.get("id", ""),
+        )
+    decision = decisions[0]
+    tables = _children(decision, "decisionTable")
+    if not tables:
+        raise DeployError(
+            "only decision tables are supported (no literal expressions or DRD chains)",
+            element_id=decision.get("id", ""),
+        )
+    table = tables[0]
+    table_id = table.get("id", "") or decision.get("id", "")
+    policy = (table.get("hitPolicy") or "UNIQUE").upper()
+    if policy not in DMN_HIT_POLICIES:
+        raise DeployError(
+            f"hit policy {policy} is not supported (only UNIQUE, FIRST, ANY and COLLECT)",
+            element_id=table_id,
+        )
+    if table.get("aggregation"):
+        raise DeployError(
+            f"COLLECT with aggregation {table.get('aggregation')} is not supported",
+            element_id=table_id,
+        )
+    for entry in _children(table, "input"):
+        expression = next(iter(_children(entry, "inputExpression")), None)
+        text = _text(expression) if expression is not None else ""
+        if not text:
+            raise DeployError(
+                "a DMN input needs an input expression", element_id=entry.get("id", "")
+            )
+        _check(text, entry.get("id", ""))
+    for rule in _children(table, "rule"):
+        for cell in _children(rule, "inputEntry"):
+            _check_input_cell(_text(cell), rule.get("id", ""))
+        for cell in _children(rule, "outputEntry"):
+            if text := _text(cell):
+                _check(text, rule.get("id", ""))
+
+
+def _check_input_cell(text: str, rule_id: str) -> None:
+    """An input cell as DMNEngine reads it: `-`/empty (any), a value, a test such as `> 1000`,
+    or an expression with `?` standing for the input."""
+    if text in ("", "-"):
+        return
+    if re.match(r"^not\s*\(", text):
+        raise DeployError(
+            f"the input cell {text!r} is FEEL; write `!= value` or `? not in [...]`",
+            element_id=rule_id,
+        )
+    if DMN_INPUT_MARK.search(text):
+        _check(DMN_INPUT_MARK.sub("dmninputexpr", text), rule_id)
+        return
+    try:
+        validate_expression(text)
+    except ExpressionSyntaxError:
+        _check(f"dmninputexpr {text}", rule_id)  # a test: `> 1000`, `in [...]`
+        return
+    except ExpressionError as exc:
+        raise DeployError(
+            f"the input cell {text!r} does not parse: {exc}", element_id=rule_id
+        ) from None
+    if "," in text and _is_bare_tuple(text):
+        raise DeployError(
+            f"the input cell {text!r} is a FEEL list; write `? in [...]`", element_id=rule_id
+        )
+
+
+def _is_bare_tuple(text: str) -> bool:
+    """Whether `text` is a bare tuple (`"a", "b"`): FEEL's list of values in a DMN cell, which
+    our language would compare as one tuple (never equal to the input)."""
+    try:
+        body = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(body, ast.Tuple) and not text.lstrip().startswith("(")
+
+
+class FirstOccurrenceTimer(TimeDateEventDefinition):  # type: ignore[misc]
+    """A cycle (`R3/PT1H`) on an intermediate catch event: it fires once, at the first
+    occurrence, as in Camunda 7. SpiffWorkflow's cycle timer sends a token down the flow at
+    every occurrence and completes the event only after the last one (never for `R/...`)."""
+
+    def __init__(self, cycle: Any) -> None:
+        super().__init__(cycle.name, cycle.expression, description=cycle.description)
+
+    def has_fired(self, my_task: Any) -> bool:
+        if my_task._get_internal_data("event_value") is None:
+            text = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            _cycles, start, _duration = TimerEventDefinition.parse_iso_recurring_interval(text)
+            my_task._set_internal_data(event_value=start.isoformat())
+        return bool(super().has_fired(my_task))
+
+
 def timer_expression(text: str) -> str:
     """Camunda's timer text as an expression of our language."""
     stripped = text.strip()
@@ -175,9 +383,21 @@ def _prepare_specs(specs: list[Any]) -> dict[str, str]:
         for task_spec in spec.task_specs.values():
             element_id = getattr(task_spec, "bpmn_id", None) or task_spec.name
             definition = getattr(task_spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition):
-                definition.expression = timer_expression(definition.expression or "")
-                _check(definition.expression, element_id)
+            if isinstance(task_spec, IntermediateCatchEvent) and isinstance(
+                definition, CycleTimerEventDefinition
+            ):
+                definition = task_spec.event_definition = FirstOccurrenceTimer(definition)
+            # An event-based gateway holds the definitions of the events after it.
+            waited = getattr(definition, "event_definitions", None)
+            if waited is not None:
+                waited[:] = [
+                    FirstOccurrenceTimer(d) if isinstance(d, CycleTimerEventDefinition) else d
+                    for d in waited
+                ]
+            for timer in [definition, *(waited or [])]:
+                if isinstance(timer, TimerEventDefinition):
+                    timer.expression = timer_expression(timer.expression or "")
+                    _check(timer.expression, element_id)
             for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
                 text = getattr(condition, "args", [None])[0] if condition is not None else None
                 if isinstance(text, str):
@@ -208,19 +428,18 @@ def _check(expression: str, element_id: str) -> None:
 
 def parse_bpmn(xml: bytes, *, dmn: list[bytes] | None = None) -> ParsedModel:
     """Parse, validate and prepare a BPMN document (and the DMN files it uses)."""
-    try:
-        root = etree.fromstring(
-            xml, parser=etree.XMLParser(resolve_entities=False, no_network=True)
-        )
-    except etree.XMLSyntaxError as exc:
-        raise DeployError(f"the file is not well-formed XML: {exc}", line=exc.lineno) from None
+    root = _parse_xml(xml, "file")
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise DeployError("the file is not a BPMN 2.0 document (no bpmn:definitions root)")
     _refuse_unsupported(root)
+    dmn_roots = [_parse_xml(dmn_xml, "DMN file") for dmn_xml in dmn or []]
+    for dmn_root in dmn_roots:
+        _check_dmn(dmn_root)
     parser = KonvergoParser()
     try:
-        for dmn_xml in dmn or []:
-            parser.add_dmn_str(dmn_xml)
+        for dmn_root in dmn_roots:
+            # Our parse of the XML (no entities, no network), not SpiffWorkflow's add_dmn_str.
+            parser.add_dmn_xml(dmn_root, filename="decision.dmn")
         parser.add_bpmn_xml(root, filename="model.bpmn")
         process_ids = parser.get_process_ids()
         if not process_ids:

@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -318,6 +319,13 @@ class Runner:
         task._set_state(TaskState.READY)
         return self._advance()
 
+    def set_variables(self, changes: Mapping[str, Any]) -> Snapshot:
+        """Change the data every open path carries (nothing runs)."""
+        active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+        for task in self.workflow.get_tasks(state=active):
+            task.data.update(changes)
+        return self._snapshot()
+
     def snapshot(self) -> Snapshot:
         return self._snapshot()
 
@@ -384,18 +392,26 @@ class Runner:
         subscriptions: list[PendingMessage] = []
         for task in workflow.event_manager.tasks.values():
             definition = task.task_spec.event_definition
-            if isinstance(definition, TimerEventDefinition):
-                due = _timer_due(task, definition)
-                if due is not None:
-                    timers.append(PendingTimer(str(task.id), _element(task), due))
-            elif isinstance(definition, MessageEventDefinition):
-                subscriptions.append(
-                    PendingMessage(str(task.id), _element(task), definition.name, "message")
-                )
-            elif isinstance(definition, SignalEventDefinition):
-                subscriptions.append(
-                    PendingMessage(str(task.id), _element(task), definition.name, "signal")
-                )
+            # An event-based gateway waits for all the events after it (one task, a
+            # MultipleEventDefinition): each one is a timer or subscription of the gateway.
+            definitions = (
+                definition.event_definitions
+                if isinstance(definition, MultipleEventDefinition)
+                else [definition]
+            )
+            for waited in definitions:
+                if isinstance(waited, TimerEventDefinition):
+                    due = _timer_due(task, waited)
+                    if due is not None:
+                        timers.append(PendingTimer(str(task.id), _element(task), due))
+                elif isinstance(waited, MessageEventDefinition):
+                    subscriptions.append(
+                        PendingMessage(str(task.id), _element(task), waited.name, "message")
+                    )
+                elif isinstance(waited, SignalEventDefinition):
+                    subscriptions.append(
+                        PendingMessage(str(task.id), _element(task), waited.name, "signal")
+                    )
         open_errors = [
             f
             for f in self.failures

@@ -1,0 +1,104 @@
+"""Administration of running instances: migration to a new version, variable edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from konvergo.core.audit import audit_trail
+from konvergo.core.errors import BusinessError
+from konvergo.org.tests.factories import UserFactory
+from konvergo.processes.models import Incident, InstanceStatus, StepRecord, TaskStatus
+from konvergo.processes.registry import _connectors, register_connector
+from konvergo.processes.selectors import instances_in_black_hole
+from konvergo.processes.services import (
+    LIVE,
+    definition_deploy,
+    incident_retry,
+    instance_migrate,
+    instance_set_variables,
+    process_start,
+    task_complete,
+)
+
+MODELS = Path(__file__).parent / "models"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_black_holes():
+    LIVE.clear()
+    yield
+    assert list(instances_in_black_hole()) == []
+
+
+def standard(**replacements: str) -> bytes:
+    xml = (MODELS / "standard.bpmn").read_text()
+    for old, new in replacements.items():
+        xml = xml.replace(old, new)
+    return xml.encode()
+
+
+def test_running_instance_moves_to_the_next_version_with_a_mapping() -> None:
+    definition_deploy(xml=standard())
+    instance = process_start("standard", variables={"owner": "", "amount": 4})
+    # Version 2 renames the review step
+    definition_deploy(xml=standard(**{'"review"': '"assess"', '"Review request"': '"Assess"'}))
+
+    migrated = instance_migrate(instance=instance, version=2, mapping={"review": "assess"})
+
+    assert migrated.definition.version == 2
+    task = migrated.tasks.get(status=TaskStatus.OPEN)
+    assert task.element_id == "review"  # the task row stays; its element lives on as "assess"
+    done = task_complete(task=task, variables={"approved": True})
+    assert sorted(
+        done.tasks.filter(status=TaskStatus.OPEN).values_list("element_id", flat=True)
+    ) == ["check_credit", "prepare_contract"]
+    assert "assess" in StepRecord.objects.filter(instance=instance).values_list(
+        "element_id", flat=True
+    )
+
+
+def test_migration_is_refused_when_a_token_would_land_on_nothing() -> None:
+    definition_deploy(xml=standard())
+    instance = process_start("standard", variables={"owner": "", "amount": 4})
+    definition_deploy(xml=standard(**{'"review"': '"assess"'}))
+
+    with pytest.raises(BusinessError) as refused:
+        instance_migrate(instance=instance, version=2)
+
+    assert refused.value.details == {"element_ids": ["review"]}
+    instance.refresh_from_db()
+    assert instance.definition.version == 1
+    assert instance.tasks.get().status == TaskStatus.OPEN
+
+
+def test_fixing_variables_then_retrying_an_incident() -> None:
+    @register_connector("test.needs_phone")
+    def needs_phone(inputs: dict[str, object]) -> dict[str, object]:
+        if not str(inputs.get("phone", "")).startswith("+"):
+            raise ValueError("phone must be in E.164 form")
+        return {"sent": True}
+
+    xml = (
+        (MODELS / "flaky_service.bpmn").read_bytes().replace(b"test.flaky_sms", b"test.needs_phone")
+    )
+    definition_deploy(xml=xml)
+    operator = UserFactory.create(username="ops")
+    instance = process_start("flaky", variables={"phone": "030 1234"})
+    incident = Incident.objects.get()
+    assert "E.164" in incident.message
+
+    instance_set_variables(instance=instance, changes={"phone": "+49301234"}, actor=operator)
+    incident_retry(incident=incident, actor=operator)
+
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.COMPLETED
+    assert instance.variables["sent"] is True
+    change = next(e for e in audit_trail(instance) if e.changes)
+    assert change.actor_id == operator.pk
+    before_after = {c.field: (c.before, c.after) for c in change.changes}
+    assert before_after["variables"][0]["phone"] == "030 1234"
+    assert before_after["variables"][1]["phone"] == "+49301234"
+    _connectors.pop("test.needs_phone", None)
