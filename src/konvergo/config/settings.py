@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "konvergo.core",
     "konvergo.org",
     "konvergo.processes",
+    "konvergo.crm",
+    "django_filters",
     "konvergo.api",
     "konvergo.web",
 ]
