@@ -8,6 +8,7 @@ from konvergo import __version__
 from konvergo.api.auth import api_auth
 from konvergo.api.errors import install_error_handlers
 from konvergo.api.system import router as system_router
+from konvergo.crm.api import router as crm_router
 from konvergo.org.api import router as org_router
 from konvergo.processes.api import router as processes_router
 
@@ -24,3 +25,4 @@ install_error_handlers(api)
 api.add_router("/", system_router)
 api.add_router("/", org_router)  # /users, /departments, /teams, /roles
 api.add_router("/", processes_router)  # /processes/..., /tasks
+api.add_router("/crm", crm_router)  # /crm/organizations, /crm/deals, ...

@@ -25,3 +25,16 @@ class NotAllowed(BusinessError):
 class Conflict(BusinessError):
     status = 409
     code = "conflict"
+
+
+class FieldErrors(BusinessError):
+    """Input that fails validation: `details` maps each field to its messages (422)."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(
+        self, errors: dict[str, list[str]], message: str = "The input has invalid fields."
+    ) -> None:
+        super().__init__(message, details=errors)
+        self.errors = errors

@@ -1,0 +1,7 @@
+"""CRM API: setup."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["crm"])
