@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from konvergo.processes.models import HumanTask, InstanceStatus, ProcessInstance, Timer
 from konvergo.processes.selectors import instances_in_black_hole
-from konvergo.processes.services import LIVE, definition_deploy, process_start
+from konvergo.processes.services import (
+    LIVE,
+    definition_deploy,
+    process_start,
+    timer_reschedule,
+)
 from tests.conftest import database_url
 from tests.probe.models import ProbeRecord
 from tests.test_outbox import wait_for
@@ -31,7 +36,10 @@ def test_worker_killed_while_firing_timers_then_restarted(konvergo_env, tmp_path
         process_start("stall_after_timer", business_key=f"L-{n}", variables={"lead": f"L-{n}"})
         for n in range(3)
     ]
-    Timer.objects.update(due_at=timezone.now() - timedelta(minutes=5))
+    for instance in instances:
+        timer_reschedule(
+            instance=instance, element_id="wait", due_at=timezone.now() - timedelta(minutes=5)
+        )
     stall_file = tmp_path / "stalled"
     env = {
         **konvergo_env,

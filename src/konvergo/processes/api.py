@@ -25,8 +25,8 @@ from konvergo.processes.services import (
     incident_retry,
     instance_cancel,
     instance_migrate,
-    instance_set_variables,
     instance_set_suspended,
+    instance_set_variables,
     message_correlate,
     process_start,
     task_complete,
@@ -261,13 +261,17 @@ class MigrateIn(Schema):
     mapping: dict[str, str] = {}
 
 
-@router.post("/processes/instances/{instance_id}/migrate", response=InstanceOut,
-             summary="Move a running instance to another version (activity ids mapped)")
+@router.post(
+    "/processes/instances/{instance_id}/migrate",
+    response=InstanceOut,
+    summary="Move a running instance to another version (activity ids mapped)",
+)
 def migrate(request: HttpRequest, instance_id: UUID, payload: MigrateIn) -> InstanceOut:
     user = _require(request, "processes.change_processinstance")
     instance = get_object_or_404(ProcessInstance, public_id=instance_id)
-    migrated = instance_migrate(instance=instance, version=payload.version,
-                                mapping=payload.mapping, actor=user)
+    migrated = instance_migrate(
+        instance=instance, version=payload.version, mapping=payload.mapping, actor=user
+    )
     return instance_out(ProcessInstance.objects.select_related("definition").get(pk=migrated.pk))
 
 
@@ -275,8 +279,11 @@ class VariablesIn(Schema):
     variables: dict[str, Any]
 
 
-@router.post("/processes/instances/{instance_id}/variables", response=InstanceOut,
-             summary="Change variables of a running instance (audited)")
+@router.post(
+    "/processes/instances/{instance_id}/variables",
+    response=InstanceOut,
+    summary="Change variables of a running instance (audited)",
+)
 def set_variables(request: HttpRequest, instance_id: UUID, payload: VariablesIn) -> InstanceOut:
     user = _require(request, "processes.change_processinstance")
     instance = get_object_or_404(ProcessInstance, public_id=instance_id)

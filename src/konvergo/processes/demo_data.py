@@ -11,8 +11,7 @@ from django.utils import timezone
 from konvergo.core.demo import register_demo_step
 from konvergo.org.models import User
 from konvergo.org.selectors import manager_of
-from konvergo.processes.models import Timer
-from konvergo.processes.services import definition_deploy, process_start
+from konvergo.processes.services import definition_deploy, process_start, timer_reschedule
 
 LIBRARY = Path(__file__).resolve().parent / "library"
 # (owner, lead, days since the lead came in): after three days the owner must call.
@@ -40,7 +39,9 @@ def demo_processes(say: Callable[[str], None]) -> None:
         )
         # As if the lead came in `days_ago` days ago: timers already due fire (late, in due
         # order) as soon as the worker runs; the timer row is what the engine obeys.
-        Timer.objects.filter(instance=instance).update(
-            due_at=timezone.now() + timedelta(days=3 - days_ago)
+        timer_reschedule(
+            instance=instance,
+            element_id="wait_three_days",
+            due_at=timezone.now() + timedelta(days=3 - days_ago),
         )
     say(f"{len(LEADS)} lead follow-ups (process 'Lead follow-up') waiting on their timers")

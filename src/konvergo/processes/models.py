@@ -68,6 +68,9 @@ class ProcessInstance(BaseModel):
     state = models.TextField(_("engine state"), default="{}")
     version = models.PositiveIntegerField(_("version"), default=0)
     variables = models.JSONField(_("variables"), default=dict, blank=True)
+    # The keys of the projection rows (tasks, timers, subscriptions, incidents) as written at
+    # `version`, so an advance knows what to change without reading those tables first.
+    waits = models.JSONField(_("waits"), default=dict, blank=True, editable=False)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

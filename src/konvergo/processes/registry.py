@@ -1,11 +1,20 @@
 """Connectors: named handlers that service tasks call. Business apps register theirs from
-`AppConfig.ready()` (`processes` never imports a business app)."""
+`AppConfig.ready()` (`processes` never imports a business app).
+
+A handler returns its outputs, or raises `BpmnError(code, message, variables)` to throw a BPMN
+error: the error boundary event for that code on the service task (or on a sub-process around
+it) takes over, with `variables` on its path. Any other exception is an incident.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from konvergo.processes.engine.errors import BpmnError
+
+__all__ = ["BpmnError", "Connector", "call_connector", "connector_names", "register_connector"]
 
 ConnectorHandler = Callable[[dict[str, Any]], dict[str, Any]]
 

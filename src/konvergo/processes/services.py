@@ -156,8 +156,32 @@ class Projections:
             open_incidents=frozenset(f.task_id for f in snapshot.failures),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tasks": sorted(self.open_tasks),
+            "timers": sorted([t, e, d.isoformat()] for t, e, d in self.timers),
+            "subscriptions": sorted([list(s) for s in self.subscriptions]),
+            "incidents": sorted(self.open_incidents),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Projections | None:
+        if "tasks" not in data:
+            return None  # written before this column existed: read the tables
+        return cls(
+            open_tasks=frozenset(data["tasks"]),
+            timers=frozenset(
+                (t, e, datetime.fromisoformat(d)) for t, e, d in data.get("timers", [])
+            ),
+            subscriptions=frozenset(tuple(s) for s in data.get("subscriptions", [])),
+            open_incidents=frozenset(data.get("incidents", [])),
+        )
+
     @classmethod
     def load(cls, instance: ProcessInstance) -> Projections:
+        cached = cls.from_json(instance.waits or {})
+        if cached is not None:
+            return cached
         return cls(
             open_tasks=frozenset(
                 instance.tasks.filter(status=TaskStatus.OPEN).values_list("task_id", flat=True)
@@ -280,6 +304,7 @@ def _advance(
     allow_statuses: tuple[str, ...] = (InstanceStatus.RUNNING,),
     completed_task_id: str = "",
     skip_locked: bool = False,
+    precondition: Callable[[Projections], bool] | None = None,
 ) -> ProcessInstance | None:
     with transaction.atomic():
         rows = ProcessInstance.objects.select_related("definition")
@@ -292,6 +317,11 @@ def _advance(
         if instance.status not in allow_statuses:
             raise Conflict(f"the process instance is {instance.get_status_display().lower()}")
         workflow, known = LIVE.take(instance.pk, instance.version)
+        known = known or Projections.load(instance)
+        if precondition is not None and not precondition(known):
+            if workflow is not None:  # unused: give it back for the next advance
+                LIVE.put(instance.pk, instance.version, workflow, known)
+            return None
         runner = Runner(
             compiled_process(instance.definition),
             state=None if workflow is not None else json.loads(instance.state),
@@ -302,7 +332,7 @@ def _advance(
         _save(
             instance,
             snapshot,
-            known=known or Projections.load(instance),
+            known=known,
             actor=actor,
             completed_task_id=completed_task_id,
         )
@@ -327,15 +357,17 @@ def _save(
     if snapshot.completed:
         instance.status = InstanceStatus.COMPLETED
         instance.ended_at = now
+    new = Projections.of(snapshot)
+    instance.waits = new.to_json()
     ProcessInstance.objects.filter(pk=instance.pk).update(
         state=instance.state,
+        waits=instance.waits,
         variables=instance.variables,
         version=instance.version,
         status=instance.status,
         ended_at=instance.ended_at,
         updated_at=now,
     )
-    new = Projections.of(snapshot)
     version, workflow = instance.version, snapshot.workflow
     transaction.on_commit(lambda: LIVE.put(instance.pk, version, workflow, new))
 
@@ -402,6 +434,18 @@ def _save(
             "processes.instance.completed",
             subject=instance,
             payload={"definition": instance.definition.key, "business_key": instance.business_key},
+        )
+    # Messages and signals thrown for other instances are delivered in this transaction: a
+    # message to the waiting instances with the same business key (all of them if the sender
+    # has none), a signal to every waiting instance. Never back to the sender, which has
+    # already caught what it could.
+    for thrown in snapshot.thrown:
+        message_correlate(
+            thrown.name,
+            correlation_key=instance.business_key,
+            variables=thrown.payload,
+            signal=thrown.kind == "signal",
+            exclude_instance=instance.pk,
         )
 
 
@@ -525,31 +569,56 @@ def _fire(runner: Runner, *, task_ids: list[str]) -> Snapshot:
 
 
 def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
-    """Fire due timers in due order, oldest first; each instance in its own transaction."""
+    """Fire due timers in due order, oldest first; each instance in its own transaction.
+
+    One query finds the due timers; each instance is then locked (skipped if another worker
+    holds it) and fired only if, as of its locked version, those timers are still pending.
+    """
     now = now or timezone.now()
-    fired = 0
-    due = (
+    due: dict[int, set[tuple[str, datetime]]] = {}
+    for instance_id, task_id, due_at in (
         Timer.objects.filter(due_at__lte=now, instance__status=InstanceStatus.RUNNING)
         .order_by("due_at")
-        .values_list("instance_id", flat=True)[:limit]
-    )
-    seen: set[int] = set()
-    for instance_id in due:
-        if instance_id in seen:
-            continue
-        seen.add(instance_id)
-        with transaction.atomic():
-            due_ids = list(
-                Timer.objects.filter(instance_id=instance_id, due_at__lte=now).values_list(
-                    "task_id", flat=True
-                )
-            )
-            if not due_ids:
-                continue  # another worker fired it
-            instance = _advance(instance_id, partial(_fire, task_ids=due_ids), skip_locked=True)
-            if instance is not None:
-                fired += 1
+        .values_list("instance_id", "task_id", "due_at")[:limit]
+    ):
+        due.setdefault(instance_id, set()).add((task_id, due_at))
+    fired = 0
+    for instance_id, timers in due.items():
+        instance = _advance(
+            instance_id,
+            partial(_fire, task_ids=[task_id for task_id, _due in timers]),
+            skip_locked=True,
+            precondition=partial(_still_due, timers=timers),
+        )
+        if instance is not None:
+            fired += 1
     return fired
+
+
+def _still_due(known: Projections, *, timers: set[tuple[str, datetime]]) -> bool:
+    """True while the locked version still has one of the timers we found due (same task and
+    due time: a cycle timer fired meanwhile by another worker has moved on)."""
+    return any((task_id, due) in timers for task_id, _element, due in known.timers)
+
+
+def timer_reschedule(*, instance: ProcessInstance, element_id: str, due_at: datetime) -> int:
+    """Move the pending timers of an element to `due_at` (administration, demo data, tests).
+
+    The timer row is what the worker obeys; the instance's `waits` are kept in step with it.
+    """
+    with transaction.atomic():
+        locked = ProcessInstance.objects.select_for_update().get(pk=instance.pk)
+        moved = locked.timers.filter(element_id=element_id).update(due_at=due_at)
+        known = Projections.load(locked)
+        locked.waits = Projections(
+            open_tasks=known.open_tasks,
+            timers=frozenset((t, e, due_at if e == element_id else d) for t, e, d in known.timers),
+            subscriptions=known.subscriptions,
+            open_incidents=known.open_incidents,
+        ).to_json()
+        locked.save(update_fields=["waits", "updated_at"])
+    LIVE.take(instance.pk, locked.version)  # the live object is fine, but keep one source
+    return moved
 
 
 def message_correlate(
@@ -558,13 +627,14 @@ def message_correlate(
     correlation_key: str = "",
     variables: Mapping[str, Any] | None = None,
     signal: bool = False,
+    exclude_instance: int | None = None,
 ) -> int:
     """Deliver a message to the instances waiting for it (by business key); returns matches."""
     data = check_json(variables)
     kind = "signal" if signal else "message"
     waiting = MessageSubscription.objects.filter(
         kind=kind, name=name, instance__status=InstanceStatus.RUNNING
-    )
+    ).exclude(instance_id=exclude_instance)
     if correlation_key and not signal:
         waiting = waiting.filter(correlation_key=correlation_key)
     matched = 0
@@ -650,15 +720,20 @@ def instance_set_suspended(
 
 
 def instance_migrate(
-    *, instance: ProcessInstance, version: int, mapping: Mapping[str, str] | None = None,
+    *,
+    instance: ProcessInstance,
+    version: int,
+    mapping: Mapping[str, str] | None = None,
     actor: Any = None,
 ) -> ProcessInstance:
     """Move a running instance to another version of its process (activity ids mapped)."""
     from konvergo.processes.engine.migration import MigrationRefused, migrate_state
 
     with transaction.atomic():
-        locked = ProcessInstance.objects.select_for_update().select_related("definition").get(
-            pk=instance.pk
+        locked = (
+            ProcessInstance.objects.select_for_update()
+            .select_related("definition")
+            .get(pk=instance.pk)
         )
         if locked.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
             raise Conflict(f"the process instance is {locked.status}")
@@ -679,8 +754,11 @@ def instance_migrate(
         emit(
             "processes.instance.migrated",
             subject=locked,
-            payload={"from_version": source_version, "to_version": target.version,
-                     "mapping": dict(mapping or {})},
+            payload={
+                "from_version": source_version,
+                "to_version": target.version,
+                "mapping": dict(mapping or {}),
+            },
             actor=actor,
         )
     return locked
@@ -706,7 +784,9 @@ def instance_set_variables(
         before._history_user = actor_obj  # type: ignore[attr-defined]
         before.save(update_fields=["variables", "updated_at"])
         updated = _advance(
-            instance.pk, apply, actor=actor,
+            instance.pk,
+            apply,
+            actor=actor,
             allow_statuses=(InstanceStatus.RUNNING, InstanceStatus.SUSPENDED),
         )
         if updated is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DeployError(Exception):
     """A model cannot be deployed. `element_id` names the offending BPMN/DMN element."""
@@ -26,3 +28,20 @@ class StepError(Exception):
 
 class TaskNotOpen(Exception):
     """The human task is not waiting for completion (already completed or cancelled)."""
+
+
+class BpmnError(Exception):
+    """Raised by a connector to throw a BPMN error instead of failing.
+
+    The error boundary event with this error code (or one without a code) on the service task,
+    or on a sub-process around it, takes over; `variables` become variables of that path. An
+    error nothing catches is an incident, like any other connector failure.
+    """
+
+    def __init__(
+        self, code: str, message: str = "", variables: dict[str, Any] | None = None
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.variables = dict(variables or {})
+        super().__init__(f"BPMN error {code!r}" + (f": {message}" if message else ""))

@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
@@ -37,7 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from konvergo.processes.engine import expressions
 from konvergo.processes.engine.errors import StepError, TaskNotOpen
-from konvergo.processes.engine.parser import ParsedModel
+from konvergo.processes.engine.parser import COMPLETED_WITH, ParsedModel
 
 logging.getLogger("spiff").setLevel(logging.WARNING)  # it logs every state change (~15 % cost)
 logging.getLogger("spiff.metrics").setLevel(logging.WARNING)
@@ -75,6 +76,16 @@ class PendingMessage:
 
 
 @dataclass(frozen=True)
+class ThrownEvent:
+    """A message or signal an instance threw for other instances (a message nothing inside the
+    instance caught; a signal always, as signals are broadcast)."""
+
+    kind: str  # "message" or "signal"
+    name: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class FailedStep:
     task_id: str
     element_id: str
@@ -102,6 +113,7 @@ class Snapshot:
     subscriptions: list[PendingMessage]
     failures: list[FailedStep]
     steps: list[Step] = field(default_factory=list)
+    thrown: list[ThrownEvent] = field(default_factory=list)
     workflow: Any = field(default=None, repr=False)  # the live object, for the caller's cache
 
 
@@ -175,6 +187,16 @@ class LeanWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         return dct
 
 
+class KonvergoWorkflow(BpmnWorkflow):  # type: ignore[misc]
+    """A signal is broadcast: besides the catch events of this instance, it goes to the other
+    instances (SpiffWorkflow hands on only the events nothing inside the instance caught)."""
+
+    def catch(self, event: Any) -> None:
+        caught = self.event_manager.catch(event)  # keeps the event in bpmn_events if uncaught
+        if caught and isinstance(event.event_definition, SignalEventDefinition):
+            self.bpmn_events.append(event)
+
+
 REGISTRY = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
 WORKFLOW_CONVERTER = LeanWorkflowConverter(BpmnWorkflow, REGISTRY)  # replaces the default one
 STATE_FORMAT = 1  # bump with a migration of stored states when the layout changes
@@ -205,14 +227,34 @@ def _workflow(
     spec, subprocess_specs = compiled.fresh_specs()
     engine = SafeScriptEngine(connectors)
     if state is None:
-        return BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
+        return KonvergoWorkflow(spec, subprocess_specs, script_engine=engine)
     dct = dict(state)
-    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine, deserializing=True)
+    workflow = KonvergoWorkflow(spec, subprocess_specs, script_engine=engine, deserializing=True)
     workflow.tasks = WORKFLOW_CONVERTER.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
     workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
     WORKFLOW_CONVERTER.set_default_attributes(workflow, dct)
     WORKFLOW_CONVERTER.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
     workflow.bpmn_events = REGISTRY.restore(dct.get("bpmn_events", []))
+    # SpiffWorkflow connects a multi-instance's merge to its instances' spec when it creates the
+    # first instance; our fresh spec copy lacks it, and a running multi-instance would never
+    # finish. Connect every one (as creating an instance would).
+    for process_spec in [workflow.spec, *workflow.subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            if isinstance(task_spec, MultiInstanceTask):
+                instance_spec = process_spec.task_specs[task_spec.task_spec]
+                if not instance_spec.completed_event.is_connected(task_spec.merge_child):
+                    instance_spec.completed_event.connect(task_spec.merge_child)
+    # SpiffWorkflow links a message/signal event sub-process into its process's spec only when
+    # the event first starts it (BpmnStartTask.trigger_wf); our fresh spec copy lacks that
+    # link, and a started event sub-process could then never finish ("No input task
+    # connected"). Link those that have started, as the live spec would be.
+    start = workflow.spec.start
+    for name in start.trigger_specs:
+        task_spec = workflow.spec.task_specs.get(name)
+        started = task_spec is not None and workflow.get_tasks(spec_name=name)
+        if started and start not in task_spec.inputs:
+            start.connect(task_spec)
+            task_spec.connect(workflow.spec.end)
     return workflow
 
 
@@ -228,6 +270,15 @@ def _now() -> datetime:
 
 def _element(task: Any) -> str:
     return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+
+
+def _kind(task: Any) -> str:
+    """The element type: the SpiffWorkflow class our parser's class specialises (ServiceTask
+    for our ConnectorTask, BoundaryEvent for RepeatingBoundaryEvent, ...)."""
+    for cls in type(task.task_spec).__mro__:
+        if cls.__module__.startswith("SpiffWorkflow."):
+            return cls.__name__
+    return type(task.task_spec).__name__
 
 
 def _error_message(exc: BaseException) -> str:
@@ -255,6 +306,9 @@ class Runner:
             self.workflow = _workflow(compiled, connectors, state)
         self.steps: list[Step] = []
         self.failures: list[FailedStep] = []
+        # Repeating boundary events (cycles, non-interrupting messages...) fire without
+        # completing; the parser's specs report each firing here to record it as a step.
+        self.workflow.report_firing = self._record_firing
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -269,6 +323,7 @@ class Runner:
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotOpen(task_id)
         task.data.update(data)
+        task.internal_data[COMPLETED_WITH] = sorted(data)  # a multi-instance merges these
         task.run()
         self._record(task)
         return self._advance()
@@ -285,8 +340,11 @@ class Runner:
             if task is None or task.state != TaskState.WAITING:
                 continue
             value = task._get_internal_data("event_value")
-            if isinstance(value, dict):  # a cycle: move its next occurrence
-                value["next"] = past
+            if isinstance(value, dict):  # a cycle: move its next occurrence, if not yet past
+                # (only then: the following occurrence is `next` + the interval, so moving an
+                # overdue `next` to now would shift the whole schedule by the sweep's delay)
+                if datetime.fromisoformat(value["next"]) > datetime.fromisoformat(past):
+                    value["next"] = past
             elif value is not None:
                 task._set_internal_data(event_value=past)
         self.workflow.refresh_timers()
@@ -305,11 +363,14 @@ class Runner:
             definition,
             {"payload": dict(payload), "result_var": "message"} if not signal else dict(payload),
         )
+        ready = {task.id for task in self.workflow.get_tasks(state=TaskState.READY)}
         matched = self.workflow.event_manager.catch(event, internal=False)
         if matched:
-            # The payload becomes process data of the catching branch.
+            # The payload becomes process data of the catching branch: the tasks the event made
+            # ready (not user tasks of other branches that were ready before).
             for task in self.workflow.get_tasks(state=TaskState.READY):
-                task.data.update(payload)
+                if task.id not in ready:
+                    task.data.update(payload)
         return matched, self._advance()
 
     def retry(self, task_id: str) -> Snapshot:
@@ -337,14 +398,26 @@ class Runner:
         except (ValueError, KeyError, SpiffWorkflowException):
             return None
 
-    def _record(self, task: Any) -> None:
-        if getattr(task.task_spec, "bpmn_id", None) is None:
-            return  # SpiffWorkflow's own bookkeeping tasks (Start, EndJoin, ...), not elements
+    def _record_firing(self, task: Any) -> None:
         self.steps.append(
             Step(
                 element_id=_element(task),
                 name=task.task_spec.bpmn_name or "",
-                kind=type(task.task_spec).__name__,
+                kind=_kind(task),
+                finished_at=_now(),
+            )
+        )
+
+    def _record(self, task: Any) -> None:
+        if getattr(task.task_spec, "bpmn_id", None) is None:
+            return  # SpiffWorkflow's own bookkeeping tasks (Start, EndJoin, ...), not elements
+        if task.state != TaskState.COMPLETED:
+            return  # ran without finishing: a connector threw a BPMN error, a boundary took over
+        self.steps.append(
+            Step(
+                element_id=_element(task),
+                name=task.task_spec.bpmn_name or "",
+                kind=_kind(task),
                 finished_at=_now(),
             )
         )
@@ -412,11 +485,13 @@ class Runner:
                     subscriptions.append(
                         PendingMessage(str(task.id), _element(task), waited.name, "signal")
                     )
+        subscriptions += _event_subprocess_subscriptions(workflow)
         open_errors = [
             f
             for f in self.failures
             if (t := self._task(f.task_id)) is not None and t.state == TaskState.ERROR
         ]
+        thrown = _thrown(workflow.get_events())  # taken out of the state: published once
         return Snapshot(
             state=dump_state(workflow),
             completed=bool(workflow.completed),
@@ -426,8 +501,53 @@ class Runner:
             subscriptions=subscriptions,
             failures=open_errors,
             steps=list(self.steps),
+            thrown=thrown,
             workflow=workflow,
         )
+
+
+def _event_subprocess_subscriptions(workflow: Any) -> list[PendingMessage]:
+    """A message or signal event sub-process listens while its process runs, but SpiffWorkflow
+    creates no waiting task for it (it starts one when the event arrives): its subscription
+    comes from the spec, under the id of the workflow's root task. (Event sub-processes nested
+    in sub-processes are refused at deploy: SpiffWorkflow never starts them.)"""
+    if workflow.completed:
+        return []
+    subscriptions = []
+    for name in workflow.spec.start.trigger_specs:
+        for start in getattr(workflow.subprocess_specs.get(name), "bpmn_start_events", []):
+            waited = start.event_definition
+            if isinstance(waited, MessageEventDefinition):
+                kind = "message"
+            elif isinstance(waited, SignalEventDefinition):
+                kind = "signal"
+            else:
+                continue
+            subscriptions.append(
+                PendingMessage(str(workflow.task_tree.id), start.bpmn_id, waited.name, kind)
+            )
+    return subscriptions
+
+
+def _thrown(events: list[Any]) -> list[ThrownEvent]:
+    """Messages and signals for other instances. A message carries the value of its
+    `camunda:expression` (a dictionary of variables; another value arrives as the variable
+    `message`; without an expression, nothing); a signal carries no variables (Camunda
+    passes none without `camunda:in`). Uncaught errors and escalations end here: as in
+    Camunda, an error end event nothing catches acts as a none end event."""
+    thrown = []
+    for event in events:
+        definition = event.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            payload = event.payload.get("payload") if isinstance(event.payload, dict) else None
+            if payload is None:
+                payload = {}
+            elif not isinstance(payload, dict):
+                payload = {"message": payload}
+            thrown.append(ThrownEvent("message", definition.name, _json_safe(payload)))
+        elif isinstance(definition, SignalEventDefinition):
+            thrown.append(ThrownEvent("signal", definition.name, {}))
+    return thrown
 
 
 def _timer_due(task: Any, definition: Any) -> datetime | None:
@@ -448,6 +568,10 @@ def _variables(workflow: Any) -> dict[str, Any]:
         last = workflow.last_task
         return _json_safe({**(last.data if last is not None else {}), **workflow.data})
     merged: dict[str, Any] = {}
+    # First the running (sub-)process and call activity tasks: while a called process runs, the
+    # caller's variables are only there. Then the open paths, whose data is newer.
+    for task in workflow.get_tasks(state=TaskState.STARTED):
+        merged.update(task.data)
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
         merged.update(task.data)
     return _json_safe(merged)
