@@ -19,6 +19,7 @@ from konvergo.processes.engine.runtime import Runner
 from konvergo.processes.models import (
     InstanceStatus,
     ProcessInstance,
+    StartTrigger,
     StepRecord,
     TaskStatus,
     Timer,
@@ -33,6 +34,7 @@ from konvergo.processes.services import (
     incident_retry,
     message_correlate,
     process_start,
+    start_timers_fire_due,
     task_complete,
     timers_fire_due,
 )
@@ -784,11 +786,6 @@ def test_uncaught_error_end_event_acts_as_a_none_end_event() -> None:
 # but nothing yet starts an instance from them: message_correlate delivers only to waiting
 # instances and the timer sweep fires only timers of running instances.
 
-START_EVENTS_NEED_SERVICE_CODE = (
-    "starting instances from message, timer and signal start events needs new service code "
-    "(start subscriptions per deployed definition, a timer per timer start event)"
-)
-
 
 def test_start_event_models_deploy() -> None:
     deployed = definition_deploy(xml=model("start_events.bpmn"))
@@ -799,7 +796,6 @@ def test_start_event_models_deploy() -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=START_EVENTS_NEED_SERVICE_CODE)
 def test_message_start_event_starts_an_instance() -> None:
     definition_deploy(xml=model("start_events.bpmn"))
     assert message_correlate("order_received", correlation_key="O-9", variables={"qty": 3}) == 1
@@ -809,7 +805,6 @@ def test_message_start_event_starts_an_instance() -> None:
     assert instance.variables["qty"] == 3
 
 
-@pytest.mark.xfail(strict=True, reason=START_EVENTS_NEED_SERVICE_CODE)
 def test_signal_start_event_starts_an_instance() -> None:
     definition_deploy(xml=model("start_events.bpmn"))
     assert message_correlate("stock_low", signal=True, variables={"sku": "A-1"}) == 1
@@ -817,14 +812,31 @@ def test_signal_start_event_starts_an_instance() -> None:
     assert open_tasks(instance) == ["order_stock"]
 
 
-@pytest.mark.xfail(strict=True, reason=START_EVENTS_NEED_SERVICE_CODE)
 def test_timer_start_event_starts_an_instance_each_night() -> None:
     with time_machine.travel(T0, tick=False):
         definition_deploy(xml=model("start_events.bpmn"))
     for night in (1, 2):
         with time_machine.travel(datetime(2026, 11, 2 + night, 2, 0, 1, tzinfo=UTC), tick=False):
-            timers_fire_due()
+            start_timers_fire_due()
         assert ProcessInstance.objects.filter(definition__key="nightly_report").count() == night
+
+
+def test_nightly_start_after_a_week_of_downtime_starts_once_then_keeps_the_schedule() -> None:
+    with time_machine.travel(T0, tick=False):
+        definition_deploy(xml=model("start_events.bpmn"))
+    with time_machine.travel(datetime(2026, 11, 10, 12, 0, tzinfo=UTC), tick=False):
+        assert start_timers_fire_due() == 1
+        assert start_timers_fire_due() == 0
+    trigger = StartTrigger.objects.get(kind="timer")
+    assert trigger.due_at == datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
+
+
+def test_a_new_version_replaces_the_start_events_of_the_old_one() -> None:
+    definition_deploy(xml=model("start_events.bpmn"))
+    definition_deploy(xml=model("start_events.bpmn").replace(b"Confirm", b"Check"))
+    assert message_correlate("order_received", correlation_key="O-1") == 1
+    instance = ProcessInstance.objects.get(definition__key="order_by_message")
+    assert instance.definition.version == 2
 
 
 # --- refused at deploy ------------------------------------------------------------------------

@@ -231,3 +231,31 @@ class StepRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.element_id} {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StartTrigger(models.Model):
+    """A start event that starts instances by itself (message, signal or timer).
+
+    Only the latest version of a process has active triggers; a timer trigger's `due_at` is its
+    next start (indexed, fired by the worker like any timer).
+    """
+
+    definition = models.ForeignKey(
+        ProcessDefinition, on_delete=models.CASCADE, related_name="start_triggers"
+    )
+    element_id = models.CharField(_("element id"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10)
+    name = models.CharField(_("message or signal"), max_length=200, blank=True, db_index=True)
+    expression = models.CharField(_("timer"), max_length=500, blank=True)
+    due_at = models.DateTimeField(_("next start"), null=True, blank=True, db_index=True)
+    remaining = models.IntegerField(_("starts left"), default=0)  # -1: unbounded cycle
+    interval_seconds = models.FloatField(null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("start trigger")
+        verbose_name_plural = _("start triggers")
+        indexes = [models.Index(fields=["active", "kind", "name"])]
+
+    def __str__(self) -> str:
+        return f"{self.definition} {self.kind} {self.name or self.due_at}"

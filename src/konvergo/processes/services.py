@@ -40,6 +40,7 @@ from konvergo.processes.models import (
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
+    StartTrigger,
     StepRecord,
     TaskStatus,
     Timer,
@@ -93,6 +94,7 @@ def definition_deploy(
     digest = content_hash(raw, dmn_raw)
     created = False
     definitions = []
+    new_versions = []
     with transaction.atomic():
         for process_id in model.process_ids:
             existing = ProcessDefinition.objects.filter(key=process_id, content_hash=digest).first()
@@ -104,7 +106,7 @@ def definition_deploy(
                 .filter(key=process_id)
                 .aggregate(v=Max("version"))["v"]
             )
-            definitions.append(
+            new_versions.append(
                 ProcessDefinition.objects.create(
                     key=process_id,
                     name=model.names[process_id],
@@ -116,7 +118,9 @@ def definition_deploy(
                     deployed_by=actor if getattr(actor, "pk", None) else None,
                 )
             )
+            definitions.append(new_versions[-1])
             created = True
+        start_triggers_register(new_versions)
     return DeployResult(definitions=definitions, created=created)
 
 
@@ -651,6 +655,12 @@ def message_correlate(
         except Conflict:
             continue  # it finished or was cancelled since we looked: nobody waits any more
         matched += result.get("count", 0)
+    if not matched or signal:
+        # Camunda's order: a message goes to a waiting instance if there is one, otherwise it
+        # starts the processes whose start event catches it; a signal does both.
+        matched += processes_start_by_message(
+            name, correlation_key=correlation_key, variables=data, signal=signal
+        )
     if not matched:
         logger.info("%s %r (key %r) matched no waiting instance", kind, name, correlation_key)
     return matched
@@ -795,3 +805,123 @@ def instance_set_variables(
         after._history_user = actor_obj  # type: ignore[attr-defined]
         after.save(update_fields=["variables", "updated_at"])
     return updated
+
+
+# --- start events that start processes by themselves ---------------------------------------
+
+
+def start_triggers_register(definitions: Iterable[ProcessDefinition]) -> None:
+    """Record the message/signal/timer start events of newly deployed versions; the versions
+    they replace stop starting by themselves (the latest version wins, as in Camunda)."""
+    from konvergo.processes.engine.starts import first_due, start_definitions
+
+    now = timezone.now()
+    for definition in definitions:
+        model = parse_bpmn(
+            definition.bpmn_xml.encode(), dmn=[d.encode() for d in definition.dmn_xml]
+        )
+        StartTrigger.objects.filter(definition__key=definition.key, active=True).exclude(
+            definition=definition
+        ).update(active=False)
+        for start in start_definitions(model):
+            if start.process_id != definition.key:
+                continue
+            trigger = StartTrigger(
+                definition=definition,
+                element_id=start.element_id,
+                kind=start.kind,
+                name=start.name,
+                expression=start.expression,
+            )
+            if start.kind == "timer":
+                schedule = first_due(start.expression, now)
+                trigger.due_at = schedule.due_at
+                trigger.remaining = schedule.remaining
+                trigger.interval_seconds = (
+                    schedule.interval.total_seconds() if schedule.interval else None
+                )
+            trigger.save()
+
+
+def _start_from_trigger(
+    trigger: StartTrigger, *, business_key: str = "", variables: Mapping[str, Any] | None = None
+) -> ProcessInstance:
+    from konvergo.processes.engine.starts import StartDefinition, start_by_event
+
+    definition = trigger.definition
+    start = StartDefinition(
+        definition.key, trigger.element_id, trigger.kind, trigger.name, trigger.expression
+    )
+    data = dict(variables or {})
+    instance = ProcessInstance.objects.create(definition=definition, business_key=business_key)
+    runner = Runner(compiled_process(definition), connectors=call_connector)
+    snapshot = start_by_event(
+        runner, start, {**data, "business_key": business_key} if business_key else data
+    )
+    _save(instance, snapshot, known=EMPTY)
+    emit(
+        "processes.instance.started",
+        subject=instance,
+        payload={
+            "definition": definition.key,
+            "business_key": business_key,
+            "start_event": trigger.element_id,
+            "trigger": trigger.kind,
+        },
+    )
+    return instance
+
+
+def processes_start_by_message(
+    name: str,
+    *,
+    correlation_key: str = "",
+    variables: Mapping[str, Any] | None = None,
+    signal: bool = False,
+) -> int:
+    """Start the latest version of every process with a matching message/signal start event."""
+    started = 0
+    triggers = StartTrigger.objects.select_related("definition").filter(
+        active=True, kind="signal" if signal else "message", name=name
+    )
+    for trigger in triggers:
+        with transaction.atomic():
+            _start_from_trigger(trigger, business_key=correlation_key, variables=variables)
+        started += 1
+    return started
+
+
+def start_timers_fire_due(now: datetime | None = None, *, limit: int = 200) -> int:
+    """Start the timer-started processes whose time has come (late ones once, in due order)."""
+    from konvergo.processes.engine.starts import next_due
+
+    now = now or timezone.now()
+    started = 0
+    due_ids = list(
+        StartTrigger.objects.filter(active=True, kind="timer", due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for trigger_id in due_ids:
+        with transaction.atomic():
+            rows = StartTrigger.objects.select_related("definition").filter(
+                pk=trigger_id, active=True, due_at__lte=now
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True)
+            else:
+                rows = rows.select_for_update()
+            trigger = rows.first()
+            if trigger is None or trigger.due_at is None:
+                continue  # another worker took it
+            _start_from_trigger(trigger)
+            interval = (
+                timedelta(seconds=trigger.interval_seconds) if trigger.interval_seconds else None
+            )
+            following = next_due(trigger.due_at, trigger.remaining, interval, now)
+            trigger.due_at = following.due_at
+            trigger.remaining = following.remaining
+            trigger.active = following.due_at is not None
+            trigger.save(update_fields=["due_at", "remaining", "active"])
+            started += 1
+    return started
