@@ -137,7 +137,13 @@ def test_demo_creates_a_company_once(run_konvergo) -> None:
     from konvergo.processes.models import HumanTask, ProcessInstance
 
     assert ProcessInstance.objects.filter(definition__key="lead_followup").count() == 3
-    assert not HumanTask.objects.exists()
+    assert not HumanTask.objects.filter(element_id="call_lead").exists()
+    approvals = HumanTask.objects.filter(instance__definition__key="quote_approval")
+    assert sorted(approvals.values_list("element_id", "assignee__username")) == [
+        ("approve_director", "katharina.vogel"),
+        ("approve_head", "jan.kowalski"),
+        ("send_quote", "anna.nowak"),
+    ]
     worked = run_konvergo("worker", "--once")
     assert worked.returncode == 0, worked.stderr
     calls = HumanTask.objects.filter(element_id="call_lead", status="open")

@@ -21,6 +21,9 @@ LEADS = [
     ("anna.nowak", "Mazur & Syn", 5),
 ]
 
+# (owner, amount, discount %): the decision table picks who approves
+QUOTES = [("anna.nowak", 24000, 5), ("lukas.becker", 180000, 8), ("anna.nowak", 4200, 0)]
+
 
 @register_demo_step(40, "processes")
 def demo_processes(say: Callable[[str], None]) -> None:
@@ -44,4 +47,25 @@ def demo_processes(say: Callable[[str], None]) -> None:
             element_id="wait_three_days",
             due_at=timezone.now() + timedelta(days=3 - days_ago),
         )
-    say(f"{len(LEADS)} lead follow-ups (process 'Lead follow-up') waiting on their timers")
+    definition_deploy(
+        xml=(LIBRARY / "quote_approval.bpmn").read_bytes(),
+        dmn=[(LIBRARY / "quote_approval.dmn").read_bytes()],
+    )
+    head_of_sales = User.objects.get(username="jan.kowalski")
+    director = User.objects.get(username="katharina.vogel")
+    for number, (owner_name, amount, discount) in enumerate(QUOTES, start=1):
+        process_start(
+            "quote_approval",
+            business_key=f"Q-DEMO-{number:03d}",
+            variables={
+                "amount": amount,
+                "discount": discount,
+                "owner": owner_name,
+                "head_of_sales": head_of_sales.username,
+                "director": director.username,
+            },
+        )
+    say(
+        f"{len(LEADS)} lead follow-ups waiting on their timers, {len(QUOTES)} quotes in "
+        "approval (decision table by amount and discount)"
+    )
