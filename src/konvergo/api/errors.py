@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
@@ -72,6 +73,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, on_validation_error)
     api.add_exception_handler(Http404, on_not_found)
     api.add_exception_handler(BusinessError, on_business_error)
+
+    def on_model_validation_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        # A model's full_clean() refused the data: field messages, nothing was saved.
+        details = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        return json_error(422, "The request has invalid fields.", details=details)
+
+    api.add_exception_handler(DjangoValidationError, on_model_validation_error)
 
 
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
