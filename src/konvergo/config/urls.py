@@ -14,6 +14,7 @@ urlpatterns = [
     # the language switcher also keeps a signed-in user's choice (shadows Django's own)
     path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("crm/", include("konvergo.crm.urls")),
     path("", include("konvergo.org.urls")),
     path("", include("konvergo.web.urls")),
 ]

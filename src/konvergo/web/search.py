@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from konvergo.crm.search import global_search
 from konvergo.org.models import Department, Team, User
 from konvergo.org.permissions import can, visible
 
@@ -130,3 +131,18 @@ def search_teams(user: Any, query: str, limit: int) -> list[SearchHit]:
 register(SearchProvider(key="org.people", label=_("People"), search=search_people))
 register(SearchProvider(key="org.departments", label=_("Departments"), search=search_departments))
 register(SearchProvider(key="org.teams", label=_("Teams"), search=search_teams))
+
+
+def search_clients(user: Any, query: str, limit: int) -> list[SearchHit]:
+    """Organisations and persons of the CRM directory (names, e-mails, phones, tax ids)."""
+    return [
+        SearchHit(
+            title=hit.title,
+            url=reverse(f"crm:{hit.kind}_detail", args=[hit.record.public_id]),
+            detail=hit.detail,
+        )
+        for hit in global_search(user, query, limit=limit)
+    ]
+
+
+register(SearchProvider(key="crm.clients", label=_("Clients"), search=search_clients))
