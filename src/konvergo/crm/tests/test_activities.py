@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from konvergo.core.errors import BusinessError, FieldErrors
 from konvergo.core.jobs import Worker
 from konvergo.core.models import Event
-from konvergo.crm.models import Activity
+from konvergo.crm.models import Activity, Organization
 from konvergo.crm.services.activities import (
     activities_archive,
     activities_send_reminders,
@@ -421,3 +422,26 @@ def test_archiving_takes_only_done_activities_older_than_the_limit() -> None:
     assert recent not in archived and planned not in archived
     with pytest.raises(ValueError):
         activities_archive(older_than_days=-1)
+
+
+@pytest.mark.django_db
+def test_archive_command_archives_old_done_activities(capsys) -> None:
+    from django.core.management import call_command
+
+    owner = UserFactory.create()
+    organization = Organization.objects.create(legal_name="Archiv AG", owner=owner)
+    old = Activity.objects.create(
+        kind="call", subject="Old call", organization=organization, owner=owner,
+        done_at=timezone.now() - timedelta(days=400),
+    )
+    recent = Activity.objects.create(
+        kind="call", subject="Recent call", organization=organization, owner=owner,
+        done_at=timezone.now() - timedelta(days=3),
+    )
+
+    call_command("archive_activities", days=365)
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.archived, recent.archived) == (True, False)
+    assert "Archived 1 activity." in capsys.readouterr().out
