@@ -4,18 +4,21 @@ tax ids, as one ranked list of the records the user may see.
 How a query runs:
 
 1. Exact look-ups on indexed columns for what the query could be as a whole: an e-mail
-   address, a phone number (E.164, also typed nationally or with 00), a tax id (any spacing,
-   with or without its country prefix). These hits rank first.
-2. Substring matching of every word (and of the query's digits, for phones and tax ids):
-   - PostgreSQL: ILIKE on the columns, served by the GIN trigram indexes of migration
-     crm 0002_search;
+   address, a phone number (E.164, also typed with 00 instead of +), a tax id (any spacing,
+   with or without its country prefix). These hits rank first (score 3).
+2. Substring matching of every word (or its accent-free form), and of the query's digits for
+   phones typed nationally ("030 ...", "(0) 601 ...") and tax ids:
+   - PostgreSQL: ILIKE on the texts indexed by the GIN trigram indexes of migration
+     crm 0002_search, shortest texts first;
    - SQLite: the FTS5 trigram table `crm_search_index` of the same migration, which database
-     triggers keep in step with the source tables. Queries whose words are all shorter than
-     three characters (or a SQLite without FTS5 trigrams) fall back to LIKE scans.
+     triggers keep in step with the source tables, best FTS rank first.
+   Queries whose words are all shorter than three characters ("Mü") match the start of the
+   normalised name through its b-tree index instead (a SQLite without FTS5 trigrams scans).
    The user's visibility (`org.permissions.visible`) is part of this query, so records the
    user may not see never take up the candidate slots.
-3. The candidates are ranked by how similar their name (or matched value) is to the query,
-   a match at the start of a name scoring higher, then cut to `limit`.
+3. The pool of candidates is ranked in Python by how similar a name (or the matched value) is
+   to the query: equal, then a whole word, then a word's start, then a fragment. Only the
+   records that make the cut are loaded (one query per kind, persons with their employer).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from uuid import UUID
 
 import phonenumbers
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
@@ -367,9 +370,17 @@ def _postgres_candidates(
     if not selects:
         return []
     sql = " UNION ALL ".join(selects) + " ORDER BY 5, 4 LIMIT %s"
-    with connection.cursor() as cursor:
+    # The planner underrates ILIKE on multibyte text and, for a common word, scans whole tables
+    # (180 ms at 100,000 contacts instead of 20 through the trigram indexes): no sequential
+    # scans for this one statement, the previous setting restored inside the same transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
+        )
+        row = cursor.fetchone()
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
+        cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [row[0] if row else "on"])
     return [Candidate(kind, int(rid), name, value) for kind, rid, name, value, _order in rows]
 
 

@@ -381,4 +381,5 @@ def campaigns_export(
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", campaign.name).strip("-.") or "campaign"
     response = HttpResponse(content, content_type=EXPORT_CONTENT_TYPES[format])
     response["Content-Disposition"] = f'attachment; filename="{stem[:80]}-members.{format}"'
+    response["Cache-Control"] = "private, no-store"  # names, e-mails and phones
     return response

@@ -355,6 +355,7 @@ def test_api_export_files(seller, filled) -> None:
     assert as_csv["Content-Disposition"] == (
         'attachment; filename="Spring-fair-2026-27-members.csv"'
     )
+    assert as_csv["Cache-Control"] == "private, no-store"
     assert as_xlsx["Content-Type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
