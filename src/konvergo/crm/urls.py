@@ -106,3 +106,50 @@ urlpatterns = [
     path("quick/call/", contacts.quick_call, name="quick_call"),
     path("names/<slug:kind>/", contacts.name_options, name="name_options"),
 ]
+
+
+def _setup_urls() -> list[URLPattern]:
+    """Campaigns and the administration of custom fields."""
+    from konvergo.crm.views import campaigns, custom_fields
+
+    campaign = "campaigns/<uuid:public_id>"
+    return [
+        path("campaigns/", campaigns.campaign_list, name="campaign_list"),
+        path("campaigns/new/", campaigns.campaign_edit, name="campaign_add"),
+        path(f"{campaign}/", campaigns.campaign_detail, name="campaign_detail"),
+        path(f"{campaign}/edit/", campaigns.campaign_edit, name="campaign_edit"),
+        path(f"{campaign}/delete/", campaigns.campaign_delete, name="campaign_delete"),
+        path(f"{campaign}/fill/", campaigns.campaign_fill, name="campaign_fill"),
+        path(
+            f"{campaign}/export.csv",
+            campaigns.campaign_export,
+            {"fmt": "csv"},
+            name="campaign_export_csv",
+        ),
+        path(
+            f"{campaign}/export.xlsx",
+            campaigns.campaign_export,
+            {"fmt": "xlsx"},
+            name="campaign_export_xlsx",
+        ),
+        path(
+            f"{campaign}/members/<uuid:member_id>/status/",
+            campaigns.member_status,
+            name="campaign_member_status",
+        ),
+        path("custom-fields/", custom_fields.custom_field_list, name="customfield_list"),
+        path("custom-fields/new/", custom_fields.custom_field_edit, name="customfield_add"),
+        path(
+            "custom-fields/<uuid:public_id>/edit/",
+            custom_fields.custom_field_edit,
+            name="customfield_edit",
+        ),
+        path(
+            "custom-fields/<uuid:public_id>/delete/",
+            custom_fields.custom_field_delete,
+            name="customfield_delete",
+        ),
+    ]
+
+
+urlpatterns += _setup_urls()
