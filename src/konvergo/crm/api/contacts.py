@@ -25,7 +25,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.params.functions import Query as query_param
 
 from konvergo.core.audit import acting_as
-from konvergo.core.errors import FieldErrors
+from konvergo.core.errors import FieldErrors, NotAllowed
 from konvergo.crm.models import Organization, OwnershipTransfer, Person
 from konvergo.crm.selectors import (
     dossier_timeline,
@@ -44,8 +44,14 @@ from konvergo.crm.services.contacts import (
     person_delete,
     person_update,
 )
+from konvergo.crm.services.custom_fields import custom_params_filter
 from konvergo.crm.services.duplicates import find_duplicates, organization_merge, person_merge
-from konvergo.crm.services.transfer import client_transfer, owner_bulk_transfer
+from konvergo.crm.services.transfer import (
+    bulk_transfer_refusal,
+    can_bulk_transfer,
+    client_transfer,
+    owner_bulk_transfer,
+)
 from konvergo.org.models import User
 from konvergo.org.permissions import require, visible
 from konvergo.org.schemas import PatchSchema, UserRef
@@ -53,6 +59,12 @@ from konvergo.org.schemas import PatchSchema, UserRef
 router = Router(tags=["crm"])
 
 MAX_PAGE = 200
+CUSTOM_FILTERS = (
+    "Custom fields filter as `cf_<key>=<value>`: text contains the value (any case); number, "
+    "date (YYYY-MM-DD), choice and boolean (true/false) match exactly; a multi-choice "
+    "parameter may repeat (all options); money matches a currency code; a link, a public id. "
+    "An unknown key or a bad value answers 422 naming the parameter."
+)
 Client = Organization | Person
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -450,14 +462,18 @@ TIMELINE_LIMIT = query_param(100, ge=1, le=500)
 
 
 @router.get(
-    "/organizations", response=list[OrganizationOut], summary="List organisations you may see"
+    "/organizations",
+    response=list[OrganizationOut],
+    summary="List organisations you may see",
+    description=CUSTOM_FILTERS,
 )
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def organizations_list(
     request: HttpRequest, filters: Query[OrganizationQuery]
 ) -> models.QuerySet[Organization]:
     user = allowed(request, ("view", Organization))
-    return organization_list(user, query_data(filters), strict=True)
+    rows = organization_list(user, query_data(filters), strict=True)
+    return custom_params_filter(rows, "organization", request.GET)
 
 
 @router.get(
@@ -605,11 +621,17 @@ def organizations_timeline(
 # --- persons --------------------------------------------------------------------------------
 
 
-@router.get("/persons", response=list[PersonOut], summary="List persons you may see")
+@router.get(
+    "/persons",
+    response=list[PersonOut],
+    summary="List persons you may see",
+    description=CUSTOM_FILTERS,
+)
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def persons_list(request: HttpRequest, filters: Query[PersonQuery]) -> models.QuerySet[Person]:
     user = allowed(request, ("view", Person))
-    return person_list(user, query_data(filters), strict=True)
+    rows = person_list(user, query_data(filters), strict=True)
+    return custom_params_filter(rows, "person", request.GET)
 
 
 @router.get(
@@ -739,7 +761,9 @@ def merge_source(user: User, model: type[Client], public_id: UUID) -> Client:
     summary="Hand everything a (leaving) user owns to another user",
 )
 def transfers_bulk(request: HttpRequest, payload: BulkTransferIn) -> Status[Any]:
-    user = allowed(request, ("change", Organization), ("change", Person))
+    user = allowed(request)
+    if not can_bulk_transfer(user):
+        raise NotAllowed(bulk_transfer_refusal(user))
     from_user = User.objects.filter(public_id=payload.from_user).first()
     if from_user is None:
         raise FieldErrors({"from_user": [_("No user with this id.")]})

@@ -25,6 +25,7 @@ from ninja.params.functions import Query as query_param
 from konvergo.core.errors import FieldErrors
 from konvergo.crm.filters_deals import DealFilter
 from konvergo.crm.models import Deal, Organization, Person, Pipeline, Stage
+from konvergo.crm.services.custom_fields import custom_params_filter
 from konvergo.crm.services.deals import (
     BoardColumn,
     deal_board,
@@ -314,7 +315,9 @@ def pipelines_board(
     pipeline = Pipeline.objects.filter(public_id=pipeline_id).first()
     if pipeline is None:
         raise Http404
-    deals = filtered(DealFilter, Deal.objects.all(), filters)
+    deals = custom_params_filter(
+        filtered(DealFilter, Deal.objects.all(), filters), "deal", request.GET
+    )
     return deal_board(user=user, pipeline=pipeline, deals=deals, per_stage=per_stage)
 
 
@@ -347,11 +350,22 @@ def deal_references(user: User, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@router.get("/deals", response=list[DealOut], summary="List deals")
+@router.get(
+    "/deals",
+    response=list[DealOut],
+    summary="List deals",
+    description=(
+        "Custom fields filter as `cf_<key>=<value>`: text contains the value (any case); "
+        "number, date (YYYY-MM-DD), choice and boolean (true/false) match exactly; a "
+        "multi-choice parameter may repeat (all options); money matches a currency code; a "
+        "link, a public id. An unknown key or a bad value answers 422 naming the parameter."
+    ),
+)
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def deals_list(request: HttpRequest, filters: Query[DealQuery]) -> models.QuerySet[Deal]:
     user = allowed(request, "view", Deal)
     rows: models.QuerySet[Deal] = filtered(DealFilter, visible(user, deal_rows()), filters)
+    rows = custom_params_filter(rows, "deal", request.GET)
     return rows if filters.ordering else rows.order_by("-created_at", "-pk")
 
 

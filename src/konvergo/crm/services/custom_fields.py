@@ -469,3 +469,52 @@ def _has_option(model: type[models.Model], key: str, option: str) -> Any:
         sql = f"EXISTS (SELECT 1 FROM json_each({column}, %s) WHERE json_each.value = %s)"  # noqa: S608
         key = f'$."{key}"'
     return RawSQL(sql, [key, option], output_field=BooleanField())  # noqa: S611
+
+
+# --- filtering by query parameters ----------------------------------------------------------
+
+PARAMETER_PREFIX = "cf_"
+
+
+def custom_params_filter(
+    queryset: models.QuerySet[Any], target: str, params: Mapping[str, Any]
+) -> models.QuerySet[Any]:
+    """`queryset` filtered by every `cf_<key>=<value>` parameter of `params` (a QueryDict or a
+    dict) with `custom_field_filter`; other parameters and blank values are ignored.
+
+    A multi-choice parameter may repeat (records having all the options); a repeated parameter
+    of another type must match each value. Unknown keys and bad values raise FieldErrors keyed
+    by the parameter's name (`cf_tier`), all of them at once.
+    """
+    getlist = getattr(params, "getlist", None)
+    wanted: dict[str, list[Any]] = {}
+    for name in params:
+        if not name.startswith(PARAMETER_PREFIX):
+            continue
+        values = getlist(name) if getlist is not None else params[name]
+        values = list(values) if isinstance(values, list | tuple) else [values]
+        values = [v for v in values if not _is_empty(v.strip() if isinstance(v, str) else v)]
+        if values:
+            wanted[name.removeprefix(PARAMETER_PREFIX)] = values
+    if not wanted:
+        return queryset
+    fields = {
+        field.key: field for field in CustomField.objects.filter(target=target, key__in=wanted)
+    }
+    errors: dict[str, list[str]] = {}
+    for key, values in wanted.items():
+        field = fields.get(key)
+        if field is None:
+            errors[f"{PARAMETER_PREFIX}{key}"] = [_("Unknown field.")]
+            continue
+        multi = field.field_type == CustomFieldType.MULTI_CHOICE
+        try:
+            for value in [values] if multi else values:
+                queryset = custom_field_filter(queryset, target, key, value)
+        except FieldErrors as exc:
+            errors[f"{PARAMETER_PREFIX}{key}"] = [
+                str(message) for messages in exc.errors.values() for message in messages
+            ]
+    if errors:
+        raise FieldErrors(errors)
+    return queryset

@@ -5,7 +5,7 @@ Only the previous owner's open deals (with their quotes) and open activities go 
 colleague owns on the same client stays theirs. Each client handed over leaves an
 `OwnershipTransfer` (who, to whom, why, how much went along), a `crm.client.transferred` event,
 history rows on every record that changed owner, and a notification for the new owner.
-The API lets only users who may change organisations (or persons) do it.
+Handing over everything a user owns needs `can_bulk_transfer` (the page and the API).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from konvergo.crm.models import (
     Quote,
 )
 from konvergo.org.models import User
+from konvergo.org.permissions import DENIED, can
 from konvergo.org.services import notify
 
 Client = Organization | Person
@@ -274,3 +275,32 @@ def owner_bulk_transfer(
                     reason,
                 )
     return transfers
+
+
+# Handing over everything a user owns touches their clients, deals, activities (and quotes
+# along with the deals) and is an administrator's act on a user account: the page and the API
+# both require all of it.
+BULK_TRANSFER_PERMISSIONS: tuple[tuple[str, type[Any]], ...] = (
+    ("change", Organization),
+    ("change", Person),
+    ("change", Deal),
+    ("change", Activity),
+    ("change", User),
+)
+
+
+def can_bulk_transfer(user: Any) -> bool:
+    """May `user` hand everything a (leaving) user owns to another user (`owner_bulk_transfer`)?
+    The one rule for the page /crm/transfer/ and the API /crm/transfers/bulk."""
+    return all(can(user, action, model) for action, model in BULK_TRANSFER_PERMISSIONS)
+
+
+def bulk_transfer_refusal(user: Any) -> str:
+    """Why `user` may not hand over a user's clients ("" if they may): the types they may not
+    change."""
+    missing = [
+        str(model._meta.verbose_name_plural)
+        for action, model in BULK_TRANSFER_PERMISSIONS
+        if not can(user, action, model)
+    ]
+    return str(DENIED["change"] % {"things": ", ".join(missing)}) if missing else ""

@@ -461,7 +461,7 @@ def test_transfer_without_a_reason_is_422_and_changes_nothing() -> None:
 
 
 def test_bulk_transfer() -> None:
-    api = api_for(*ALL)
+    api = api_for(*ALL, "crm.change_deal", "crm.change_activity", "org.change_user")
     leaving, successor = UserFactory.create_batch(2)
     OrganizationFactory.create_batch(2, owner=leaving)
     PersonFactory.create(owner=leaving)

@@ -711,21 +711,12 @@ def client_transfer(request: HttpRequest, *, client: ClientType, public_id: UUID
     )
 
 
-BULK_TRANSFER_PERMISSIONS = (
-    ("change", Organization),
-    ("change", Person),
-    ("change", Deal),
-    ("change", Activity),
-    ("change", User),
-)
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
 def bulk_transfer(request: HttpRequest) -> HttpResponse:
     """Everything a leaving employee owns, handed to someone else (administrators)."""
-    for permission, model in BULK_TRANSFER_PERMISSIONS:
-        require_page(request, permission, model)
+    if not transfer_services.can_bulk_transfer(request.user):
+        raise PermissionDenied(transfer_services.bulk_transfer_refusal(request.user))
     user = actor(request)
     data = request.POST if request.method == "POST" else None
     form = forms.BulkTransferForm(data)

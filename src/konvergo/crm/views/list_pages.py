@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms as django_forms
@@ -11,12 +11,14 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from konvergo.crm import selectors
+from konvergo.crm.choices import CustomFieldTarget, CustomFieldType
 from konvergo.crm.filters import OrganizationFilter, PersonFilter
 from konvergo.crm.filters_deals import ActivityFilter, DealFilter
 from konvergo.crm.forms import active_users
 from konvergo.crm.models import Activity, Deal, Organization, Person, Pipeline
 from konvergo.crm.services import activities as activity_services
 from konvergo.crm.services import contacts as contact_services
+from konvergo.crm.services import custom_fields as custom_field_services
 from konvergo.crm.services import deals as deal_services
 from konvergo.crm.services import transfer as transfer_services
 from konvergo.crm.views.lists import BulkAction, ListColumn, ListPage
@@ -125,6 +127,47 @@ def _activity_filters(form: django_forms.Form) -> None:
             form.fields[name].widget = django_forms.Select(
                 choices=[("", _("Any")), ("true", _("Yes")), ("false", _("No"))]
             )
+
+
+def _custom_filter_field(field: Any) -> django_forms.Field | None:
+    """The filter panel's input for a custom field (links have none on the page; the API
+    filters them by public id). Values are checked by `custom_field_filter` when applied."""
+    kind = CustomFieldType(field.field_type)
+    label = field.label
+    if kind in (CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE):
+        options = [("", _("Any")), *((option, option) for option in field.options)]
+        return django_forms.ChoiceField(label=label, required=False, choices=options)
+    if kind == CustomFieldType.BOOLEAN:
+        options = [("", _("Any")), ("true", _("Yes")), ("false", _("No"))]
+        return django_forms.ChoiceField(label=label, required=False, choices=options)
+    if kind == CustomFieldType.DATE:
+        date_input = django_forms.DateInput(attrs={"type": "date"})
+        return django_forms.CharField(label=label, required=False, widget=date_input)
+    if kind == CustomFieldType.NUMBER:
+        widget = django_forms.TextInput(attrs={"inputmode": "decimal"})
+        return django_forms.CharField(label=label, required=False, widget=widget)
+    if kind == CustomFieldType.TEXT:
+        return django_forms.CharField(label=label, required=False, max_length=100)
+    if kind == CustomFieldType.MONEY:  # by currency code
+        widget = django_forms.TextInput(attrs={"maxlength": 3, "placeholder": "EUR"})
+        return django_forms.CharField(label=label, required=False, widget=widget)
+    return None
+
+
+def _with_custom_filters(
+    target: str, customize: Callable[[django_forms.Form], None]
+) -> Callable[[django_forms.Form], None]:
+    """`customize`, then one filter per custom field of `target` (`cf_<key>`); the list
+    applies them with `custom_field_filter` (crm/views/lists.py)."""
+
+    def hook(form: django_forms.Form) -> None:
+        customize(form)
+        for field in custom_field_services.custom_fields_for(target):
+            form_field = _custom_filter_field(field)
+            if form_field is not None:
+                form.fields[f"{custom_field_services.PARAMETER_PREFIX}{field.key}"] = form_field
+
+    return hook
 
 
 # --- bulk actions ---------------------------------------------------------------------------
@@ -244,8 +287,9 @@ ORGANIZATION_LIST = ListPage(
     detail_url=_detail("organization"),
     add_url_name="crm:organization_add",
     bulk_actions=CLIENT_BULK,
-    customize_filters=_contact_filters,
+    customize_filters=_with_custom_filters(CustomFieldTarget.ORGANIZATION, _contact_filters),
     extra_links=_quick_links,
+    custom_target=CustomFieldTarget.ORGANIZATION,
 )
 
 PERSON_LIST = ListPage(
@@ -282,8 +326,9 @@ PERSON_LIST = ListPage(
     detail_url=_detail("person"),
     add_url_name="crm:person_add",
     bulk_actions=CLIENT_BULK,
-    customize_filters=_contact_filters,
+    customize_filters=_with_custom_filters(CustomFieldTarget.PERSON, _contact_filters),
     extra_links=_quick_links,
+    custom_target=CustomFieldTarget.PERSON,
 )
 
 DEAL_LIST = ListPage(
@@ -320,8 +365,9 @@ DEAL_LIST = ListPage(
     detail_url=_detail("deal"),
     add_url_name="crm:deal_add",
     bulk_actions=(BulkAction("owner", _("Give to"), "change", ("owner",), _deal_owner),),
-    customize_filters=_deal_filters,
+    customize_filters=_with_custom_filters(CustomFieldTarget.DEAL, _deal_filters),
     extra_links=lambda user: [(str(_("Board")), reverse("crm:board"))],
+    custom_target=CustomFieldTarget.DEAL,
 )
 ACTIVITY_LIST = ListPage(
     key="activity",

@@ -6,6 +6,8 @@ column the user clicked (`?sort=name`, `?sort=-name`), pages, and offers the use
 views. Export writes every filtered row (not only the page) as CSV or XLSX. Bulk actions post
 the chosen rows with the CSRF token and call a service per row; each row is its own
 transaction, so one refused row does not undo the others and the page says which were refused.
+A page with a `custom_target` adds a column per custom field (also exported) and applies the
+`cf_<key>` filters with `custom_field_filter`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -37,12 +39,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
-from konvergo.core.errors import BusinessError
-from konvergo.crm.models import SavedView
+from konvergo.core.errors import BusinessError, FieldErrors
+from konvergo.crm.choices import CustomFieldType
+from konvergo.crm.models import CustomField, SavedView
+from konvergo.crm.services.custom_fields import (
+    LINK_TYPES,
+    PARAMETER_PREFIX,
+    custom_fields_for,
+    custom_params_filter,
+)
 from konvergo.crm.services.saved_views import saved_view_delete, saved_view_query, saved_view_save
 from konvergo.crm.views.common import actor, error_messages, require_page, safe_next
 from konvergo.org.models import User
-from konvergo.org.permissions import can
+from konvergo.org.permissions import can, visible
 
 PER_PAGE = 25
 MAX_BULK = 500  # rows one bulk action may touch
@@ -91,6 +100,7 @@ class ListPage:
     hidden_filters: tuple[str, ...] = ("ordering",)  # filters left out of the panel
     customize_filters: Callable[[forms.Form], None] | None = None
     description: str | Promise = ""
+    custom_target: str = ""  # the CustomField target whose fields become columns and filters
     extra_links: Callable[[Any], list[tuple[str, str]]] = field(default=lambda user: [])
 
     @property
@@ -99,6 +109,106 @@ class ListPage:
 
     def url(self, action: str) -> str:
         return reverse(f"crm:{self.key}_{action}")
+
+
+# --- custom fields as columns ---------------------------------------------------------------
+
+
+class CustomColumns:
+    """The custom fields of a list's records as extra columns (not sortable).
+
+    Link fields show the linked record's name: `prepare(records)` looks the names up for a
+    page (or an export batch) in one query per linked record type, among the records the user
+    may see.
+    """
+
+    def __init__(self, user: Any, fields: Sequence[CustomField]) -> None:
+        self.user = user
+        self.fields = list(fields)
+        self.names: dict[tuple[str, str], str] = {}
+
+    def columns(self) -> list[ListColumn]:
+        return [
+            ListColumn(
+                f"{PARAMETER_PREFIX}{field.key}",
+                field.label,
+                self._value(field),
+                kind={CustomFieldType.NUMBER: "number", CustomFieldType.DATE: "date"}.get(
+                    CustomFieldType(field.field_type), "text"
+                ),
+            )
+            for field in self.fields
+        ]
+
+    def prepare(self, records: Iterable[Any]) -> None:
+        links = [f.key for f in self.fields if f.field_type == CustomFieldType.LINK]
+        if not links:
+            return
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            data = getattr(record, "custom_data", None) or {}
+            for key in links:
+                value = data.get(key)
+                if isinstance(value, Mapping) and value.get("type") in LINK_TYPES:
+                    wanted.setdefault(str(value["type"]), set()).add(str(value.get("id")))
+        self.names = {}
+        for kind, ids in sorted(wanted.items()):
+            rows = LINK_TYPES[kind]._default_manager.filter(public_id__in=_uuids(ids))
+            for linked in visible(self.user, rows):
+                self.names[(kind, str(getattr(linked, "public_id", "")))] = str(linked)
+
+    def _value(self, field: CustomField) -> Callable[[Any], Any]:
+        kind = CustomFieldType(field.field_type)
+
+        def value(record: Any) -> Any:
+            stored = (getattr(record, "custom_data", None) or {}).get(field.key)
+            if stored is None or stored == "":
+                return ""
+            try:
+                return self._format(kind, stored)
+            except (TypeError, ValueError, ArithmeticError, KeyError):
+                return str(stored)  # a value stored before its field's rules: shown as is
+
+        return value
+
+    def _format(self, kind: CustomFieldType, stored: Any) -> Any:
+        if kind == CustomFieldType.NUMBER:
+            return Decimal(str(stored))
+        if kind == CustomFieldType.DATE:
+            return date.fromisoformat(str(stored))
+        if kind == CustomFieldType.MULTI_CHOICE:
+            return ", ".join(map(str, stored)) if isinstance(stored, list) else str(stored)
+        if kind == CustomFieldType.BOOLEAN:
+            return _("Yes") if stored is True else _("No")
+        if kind == CustomFieldType.MONEY:
+            return f"{stored['amount']} {stored['currency']}"
+        if kind == CustomFieldType.LINK:
+            return self.names.get((str(stored["type"]), str(stored["id"])), "")
+        return str(stored)
+
+
+def _uuids(values: Iterable[str]) -> list[UUID]:
+    found = []
+    for value in values:
+        try:
+            found.append(UUID(value))
+        except ValueError:
+            continue
+    return found
+
+
+def _custom_fields(request: HttpRequest, page: ListPage) -> list[CustomField]:
+    """The page's custom field definitions, read once per request."""
+    if not page.custom_target:
+        return []
+    cache: dict[str, list[CustomField]] = request.__dict__.setdefault("_crm_custom_fields", {})
+    if page.custom_target not in cache:
+        cache[page.custom_target] = custom_fields_for(page.custom_target)
+    return cache[page.custom_target]
+
+
+def _custom_columns(request: HttpRequest, page: ListPage) -> CustomColumns:
+    return CustomColumns(request.user, _custom_fields(request, page))
 
 
 # --- reading the request ----------------------------------------------------------------------
@@ -125,6 +235,16 @@ def filtered(page: ListPage, request: HttpRequest) -> tuple[Any, QuerySet[Any], 
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     if filterset.is_bound and not filterset.is_valid():
         rows = rows.none()
+    filterset.custom_errors = {}
+    known = {f"{PARAMETER_PREFIX}{field.key}" for field in _custom_fields(request, page)}
+    # Parameters of fields since deleted (e.g. in a saved view) are left out, not refused.
+    wanted = {name: request.GET.getlist(name) for name in request.GET if name in known}
+    if wanted:
+        try:
+            rows = custom_params_filter(rows, page.custom_target, wanted)
+        except FieldErrors as exc:
+            filterset.custom_errors = exc.errors
+            rows = rows.none()
     sort, ordering = _sort(page, request.GET.get("sort", ""))
     return filterset, rows.order_by(*ordering), sort
 
@@ -154,10 +274,10 @@ class HeaderCell:
     direction: str  # "asc" / "desc" / "" (not sorted by it)
 
 
-def _headers(page: ListPage, request: HttpRequest, sort: str) -> list[HeaderCell]:
+def _headers(columns: Sequence[ListColumn], request: HttpRequest, sort: str) -> list[HeaderCell]:
     base = _parameters(request, "sort", "page")
     cells = []
-    for column in page.columns:
+    for column in columns:
         if not column.sort:
             cells.append(HeaderCell(column, "", ""))
             continue
@@ -190,8 +310,13 @@ def list_page(request: HttpRequest, *, page: ListPage) -> HttpResponse:
     filterset, rows, sort = filtered(page, request)
     paginated = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     records = list(paginated.object_list)
+    custom = _custom_columns(request, page)
+    custom.prepare(records)
+    columns = [*page.columns, *custom.columns()]
     form = filterset.form
     _hide_filters(page, form)
+    for name, problems in filterset.custom_errors.items():
+        form.add_error(name if name in form.fields else None, problems)
     user = actor(request)
     actions = [action for action in page.bulk_actions if can(user, action.action, page.model)]
     query = _query_without(request, "page")
@@ -203,16 +328,17 @@ def list_page(request: HttpRequest, *, page: ListPage) -> HttpResponse:
             "title": page.heading,
             "type_name": page.model._meta.verbose_name,
             "filter_form": form,
-            "filter_errors": filterset.is_bound and not filterset.is_valid(),
+            "filter_errors": bool(filterset.custom_errors)
+            or (filterset.is_bound and not filterset.is_valid()),
             "filtered": any(
                 value for name, value in request.GET.items() if name not in ("q", "sort", "page")
             ),
-            "headers": _headers(page, request, sort),
+            "headers": _headers(columns, request, sort),
             "rows": [
                 ListRow(
                     record,
                     page.detail_url(record),
-                    [(column, column.value(record)) for column in page.columns],
+                    [(column, column.value(record)) for column in columns],
                 )
                 for record in records
             ],
@@ -270,9 +396,26 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _export_rows(page: ListPage, rows: QuerySet[Any]) -> Iterable[list[Any]]:
-    for record in rows.iterator(chunk_size=1000):
-        yield [_plain(column.export_value(record)) for column in page.columns]
+EXPORT_BATCH = 1000
+
+
+def _export_rows(page: ListPage, rows: QuerySet[Any], custom: CustomColumns) -> Iterator[list[Any]]:
+    columns = [*page.columns, *custom.columns()]
+    batch: list[Any] = []
+    for record in rows.iterator(chunk_size=EXPORT_BATCH):
+        batch.append(record)
+        if len(batch) == EXPORT_BATCH:
+            yield from _export_batch(columns, batch, custom)
+            batch = []
+    yield from _export_batch(columns, batch, custom)
+
+
+def _export_batch(
+    columns: Sequence[ListColumn], records: list[Any], custom: CustomColumns
+) -> Iterator[list[Any]]:
+    custom.prepare(records)  # the linked records' names, one query per type and batch
+    for record in records:
+        yield [_plain(column.export_value(record)) for column in columns]
 
 
 def _filename(page: ListPage, extension: str) -> str:
@@ -285,17 +428,19 @@ def _filename(page: ListPage, extension: str) -> str:
 def export(request: HttpRequest, *, page: ListPage, fmt: str) -> HttpResponseBase:
     require_page(request, "view", page.model)
     _filterset, rows, _sort_key = filtered(page, request)
-    header = [str(column.label) for column in page.columns]
+    custom = _custom_columns(request, page)
+    header = [str(column.label) for column in [*page.columns, *custom.columns()]]
     if fmt == "csv":
         buffer = io.StringIO()
         buffer.write("\ufeff")  # the BOM tells spreadsheet programs the file is UTF-8
         writer = csv.writer(buffer)
         writer.writerow(header)
-        for values in _export_rows(page, rows):
+        for values in _export_rows(page, rows, custom):
             writer.writerow([spreadsheet_safe(value) for value in values])
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     else:
-        response = HttpResponse(_xlsx(page, header, _export_rows(page, rows)), content_type=XLSX)
+        content = _xlsx(page, header, _export_rows(page, rows, custom))
+        response = HttpResponse(content, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{_filename(page, fmt)}"'
     response["Cache-Control"] = "private, no-store"
     return response
