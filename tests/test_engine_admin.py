@@ -17,6 +17,7 @@ from konvergo.processes.services import (
     definition_deploy,
     incident_retry,
     instance_migrate,
+    instance_move_token,
     instance_set_variables,
     process_start,
     task_complete,
@@ -102,3 +103,48 @@ def test_fixing_variables_then_retrying_an_incident() -> None:
     assert before_after["variables"][0]["phone"] == "030 1234"
     assert before_after["variables"][1]["phone"] == "+49301234"
     _connectors.pop("test.needs_phone", None)
+
+
+def test_moving_a_token_skips_the_wait_and_opens_the_call_task() -> None:
+    register_connector("konvergo.echo")(lambda inputs: inputs)
+    definition_deploy(xml=(MODELS / "lead_followup.bpmn").read_bytes())
+    instance = process_start("lead_followup", variables={"owner": "", "lead": "ACME"})
+    assert list(instance.timers.values_list("element_id", flat=True)) == ["wait_three_days"]
+
+    moved = instance_move_token(
+        instance=instance, from_element="wait_three_days", to_element="call"
+    )
+
+    assert not moved.timers.filter(element_id="wait_three_days").exists()
+    call = moved.tasks.get(status=TaskStatus.OPEN)
+    assert call.element_id == "call"
+    assert list(moved.timers.values_list("element_id", flat=True)) == ["call_overdue"]
+    done = task_complete(task=call, variables={})
+    assert done.status == InstanceStatus.COMPLETED
+    assert done.variables["lead"] == "ACME"
+
+
+def test_moving_a_token_back_reopens_an_earlier_task_and_cancels_the_current_one() -> None:
+    definition_deploy(xml=standard())
+    instance = process_start("standard", variables={"owner": "", "amount": 4})
+    review = instance.tasks.get()
+    # While it waits at review, an operator moves it on to the contract step
+    moved = instance_move_token(
+        instance=instance, from_element="review", to_element="prepare_contract"
+    )
+
+    review.refresh_from_db()
+    assert review.status == TaskStatus.CANCELLED
+    assert list(
+        moved.tasks.filter(status=TaskStatus.OPEN).values_list("element_id", flat=True)
+    ) == ["prepare_contract"]
+
+
+def test_moving_from_an_element_without_a_token_is_refused() -> None:
+    definition_deploy(xml=standard())
+    instance = process_start("standard", variables={"owner": "", "amount": 4})
+    with pytest.raises(BusinessError, match="no token waits at 'total'"):
+        instance_move_token(instance=instance, from_element="total", to_element="review")
+    with pytest.raises(BusinessError, match="no element 'nowhere'"):
+        instance_move_token(instance=instance, from_element="review", to_element="nowhere")
+    assert instance.tasks.get().status == TaskStatus.OPEN

@@ -231,3 +231,29 @@ def test_migrate_through_the_api_and_refusal_shape(admin_client: Client) -> None
     assert refused.json()["error"]["details"] == {"element_ids": ["review"]}
     assert moved.status_code == 200
     assert moved.json()["version"] == 2
+
+
+def test_move_a_token_through_the_api(admin_client: Client) -> None:
+    deploy(admin_client)
+    created = admin_client.post(
+        "/api/v1/processes/instances",
+        {"definition_key": "standard", "variables": {"owner": "", "amount": 1}},
+        content_type="application/json",
+    ).json()
+    url = f"/api/v1/processes/instances/{created['id']}/move"
+
+    moved = admin_client.post(
+        url,
+        {"from_element": "review", "to_element": "check_credit"},
+        content_type="application/json",
+    )
+    refused = admin_client.post(
+        url,
+        {"from_element": "review", "to_element": "check_credit"},
+        content_type="application/json",
+    )
+
+    assert moved.status_code == 200
+    assert moved.json()["active_elements"] == ["check_credit"]
+    assert refused.status_code == 400
+    assert "no token waits at 'review'" in refused.json()["error"]["message"]

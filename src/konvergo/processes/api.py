@@ -25,6 +25,7 @@ from konvergo.processes.services import (
     incident_retry,
     instance_cancel,
     instance_migrate,
+    instance_move_token,
     instance_set_suspended,
     instance_set_variables,
     message_correlate,
@@ -273,6 +274,21 @@ def migrate(request: HttpRequest, instance_id: UUID, payload: MigrateIn) -> Inst
         instance=instance, version=payload.version, mapping=payload.mapping, actor=user
     )
     return instance_out(ProcessInstance.objects.select_related("definition").get(pk=migrated.pk))
+
+
+class MoveIn(Schema):
+    from_element: str
+    to_element: str
+
+
+@router.post("/processes/instances/{instance_id}/move", response=InstanceOut,
+             summary="Move the tokens at one activity to another (administration)")
+def move(request: HttpRequest, instance_id: UUID, payload: MoveIn) -> InstanceOut:
+    user = _require(request, "processes.change_processinstance")
+    instance = get_object_or_404(ProcessInstance, public_id=instance_id)
+    instance_move_token(instance=instance, from_element=payload.from_element,
+                        to_element=payload.to_element, actor=user)
+    return instance_out(ProcessInstance.objects.select_related("definition").get(pk=instance.pk))
 
 
 class VariablesIn(Schema):

@@ -925,3 +925,34 @@ def start_timers_fire_due(now: datetime | None = None, *, limit: int = 200) -> i
             trigger.save(update_fields=["due_at", "remaining", "active"])
             started += 1
     return started
+
+
+def instance_move_token(
+    *, instance: ProcessInstance, from_element: str, to_element: str, actor: Any = None
+) -> ProcessInstance:
+    """Move the tokens waiting at one activity to another (administration; audited as a step
+    and an event)."""
+    from konvergo.processes.engine.errors import TokenMoveRefused
+
+    def move(runner: Runner) -> Snapshot:
+        return runner.move_token(from_element, to_element)
+
+    try:
+        with transaction.atomic():
+            moved = _advance(
+                instance.pk,
+                move,
+                actor=actor,
+                allow_statuses=(InstanceStatus.RUNNING, InstanceStatus.SUSPENDED),
+            )
+            if moved is None:
+                raise Conflict("the process instance is busy; try again")
+            emit(
+                "processes.instance.token_moved",
+                subject=moved,
+                actor=actor,
+                payload={"from": from_element, "to": to_element},
+            )
+    except TokenMoveRefused as exc:
+        raise BusinessError(str(exc), details={"field": "to_element"}) from None
+    return moved

@@ -45,3 +45,7 @@ class BpmnError(Exception):
         self.message = message
         self.variables = dict(variables or {})
         super().__init__(f"BPMN error {code!r}" + (f": {message}" if message else ""))
+
+
+class TokenMoveRefused(Exception):
+    """A token cannot be moved as asked (no token there, or no such element)."""

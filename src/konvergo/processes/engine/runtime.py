@@ -34,10 +34,11 @@ from SpiffWorkflow.camunda.specs.event_definitions import (
     MessageEventDefinition as CamundaMessageEventDefinition,
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from konvergo.processes.engine import expressions
-from konvergo.processes.engine.errors import StepError, TaskNotOpen
+from konvergo.processes.engine.errors import StepError, TaskNotOpen, TokenMoveRefused
 from konvergo.processes.engine.parser import COMPLETED_WITH, ParsedModel
 
 logging.getLogger("spiff").setLevel(logging.WARNING)  # it logs every state change (~15 % cost)
@@ -379,6 +380,62 @@ class Runner:
             raise TaskNotOpen(task_id)
         task._set_state(TaskState.READY)
         return self._advance()
+
+    def move_token(self, from_element: str, to_element: str) -> Snapshot:
+        """Take the tokens waiting at `from_element` and put them at `to_element` (an element
+        of the same process level), as an administrator fixing a stuck or mis-routed case.
+
+        The old tasks (and what was predicted after them) are removed; a fresh task for the
+        target starts with the same data, so a user task opens anew and a timer starts anew.
+        """
+        workflow = self.workflow
+        target = next(
+            (
+                s
+                for s in workflow.spec.task_specs.values()
+                if str(getattr(s, "bpmn_id", None) or "") == to_element
+            ),
+            None,
+        )
+        if target is None:
+            raise TokenMoveRefused(f"the process has no element {to_element!r} at its top level")
+        # An activity with boundary events is entered through SpiffWorkflow's split task, which
+        # also arms the boundary events; enter (and leave) through it.
+        splits = workflow.spec.task_specs
+        target = splits.get(f"{target.name}.BoundaryEventSplit", target)
+        active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+        moved = [
+            t
+            for t in workflow.get_tasks(state=active)
+            if _element(t) == from_element and t.workflow is workflow
+        ]
+        if not moved:
+            raise TokenMoveRefused(f"no token waits at {from_element!r}")
+        for task in moved:
+            data = dict(task.data)
+            if task.parent.task_spec.name == f"{task.task_spec.name}.BoundaryEventSplit":
+                task = task.parent  # leave with its boundary events
+            parent = task.parent
+            for waiting in [task, *task.children]:
+                workflow.event_manager.remove_task(waiting)
+            workflow._remove_task(task.id)  # with the tasks predicted after it
+            fresh = Task(workflow, target, parent, state=TaskState.FUTURE)
+            # Lay out what follows it (a FUTURE task is only predicted when asked explicitly).
+            target._predict(fresh, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+            target._update(fresh)  # READY for activities, WAITING for catch events
+            fresh.data.update(data)
+            self._record_move(from_element, to_element)
+        return self._advance()
+
+    def _record_move(self, from_element: str, to_element: str) -> None:
+        self.steps.append(
+            Step(
+                element_id=to_element,
+                name=f"moved from {from_element}",
+                kind="TokenMoved",
+                finished_at=_now(),
+            )
+        )
 
     def set_variables(self, changes: Mapping[str, Any]) -> Snapshot:
         """Change the data every open path carries (nothing runs)."""
