@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 import time_machine
 
+from konvergo.core.jobs import Worker
 from konvergo.org.tests.factories import UserFactory
 from konvergo.processes.engine.runtime import Runner
 from konvergo.processes.models import (
@@ -358,6 +359,8 @@ def test_message_throw_and_catch_between_two_pools() -> None:
     customer = process_start(
         "customer_order", business_key="O-1", variables={"item": "desk", "quantity": 2}
     )
+    assert open_tasks(shop) == []  # the message travels through the outbox
+    Worker().run_once()
     assert open_tasks(shop) == ["pack"]
     assert open_tasks(other_shop) == []
     assert [reloaded(shop).variables[k] for k in ("item", "quantity")] == ["desk", 2]
@@ -365,6 +368,7 @@ def test_message_throw_and_catch_between_two_pools() -> None:
 
     # Shipping notifies the customer, whose message end event thanks the shop.
     complete(shop, "pack", tracking="TRK-9")
+    Worker().run_once()
     customer, shop, other_shop = reloaded(customer), reloaded(shop), reloaded(other_shop)
     assert customer.status == InstanceStatus.COMPLETED
     assert customer.variables["tracking"] == "TRK-9"
@@ -389,6 +393,7 @@ def test_signal_is_broadcast_to_other_instances_and_its_own() -> None:
     assert open_tasks(update) == ["approve_prices"]
 
     update = reloaded(complete(update, "approve_prices"))
+    Worker().run_once()  # the signal reaches the other instances through the outbox
     assert update.status == InstanceStatus.COMPLETED
     steps = path(update)
     assert steps.index("announce") < steps.index("own_catch") < steps.index("update_join")
@@ -763,6 +768,7 @@ def test_message_end_event_reaches_the_waiting_instance() -> None:
     instance = reloaded(complete(instance, "work", result="done"))
     assert instance.status == InstanceStatus.COMPLETED
     assert path(instance)[-1] == "closed"
+    Worker().run_once()  # the end event's message goes out through the outbox
     archive = reloaded(archive)
     assert archive.status == InstanceStatus.COMPLETED
     assert archive.variables["case"] == 1

@@ -8,5 +8,11 @@ class ProcessesConfig(AppConfig):
     verbose_name = _("Processes")
 
     def ready(self) -> None:
-        # Registers the doctor check, worker sweeps, built-in connectors and the demo step.
-        from konvergo.processes import connectors, demo_data, doctor_checks, tasks  # noqa: F401
+        # Registers the doctor check, worker sweeps, subscribers, connectors and the demo step.
+        from konvergo.processes import (  # noqa: F401
+            connectors,
+            demo_data,
+            doctor_checks,
+            subscribers,
+            tasks,
+        )

@@ -439,17 +439,22 @@ def _save(
             subject=instance,
             payload={"definition": instance.definition.key, "business_key": instance.business_key},
         )
-    # Messages and signals thrown for other instances are delivered in this transaction: a
-    # message to the waiting instances with the same business key (all of them if the sender
-    # has none), a signal to every waiting instance. Never back to the sender, which has
-    # already caught what it could.
+    # Messages and signals thrown for other instances go out through the events outbox: the
+    # worker delivers them after this commit, each in its own transaction, so instances that
+    # message each other never lock one another (nor recurse) inside one transaction. A message
+    # goes to the waiting instances with the same business key (all of them if the sender has
+    # none), a signal to every waiting instance; never back to the sender.
     for thrown in snapshot.thrown:
-        message_correlate(
-            thrown.name,
-            correlation_key=instance.business_key,
-            variables=thrown.payload,
-            signal=thrown.kind == "signal",
-            exclude_instance=instance.pk,
+        emit(
+            "processes.message.thrown",
+            subject=instance,
+            payload={
+                "name": thrown.name,
+                "signal": thrown.kind == "signal",
+                "correlation_key": instance.business_key,
+                "variables": thrown.payload,
+                "sender": instance.pk,
+            },
         )
 
 
