@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -25,10 +26,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from konvergo.core.errors import BusinessError
 from konvergo.core.selectors import system_status
+from konvergo.crm.models import Activity
 from konvergo.org.forms import ProfileForm, add_service_error
 from konvergo.org.models import Notification, User
 from konvergo.org.selectors import unread_notification_count
 from konvergo.org.services import notifications_mark_read, profile_update, user_set_language
+from konvergo.processes.models import HumanTask, TaskStatus
 from konvergo.web.forms import LoginForm, PasswordResetForm
 from konvergo.web.htmx import is_htmx
 from konvergo.web.search import search
@@ -45,12 +48,36 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+MY_WORK_ROWS = 10
+
+
+def my_work(user: Any) -> dict[str, Any]:
+    """What the signed-in user has to do next: open process tasks and planned activities."""
+    tasks = (
+        HumanTask.objects.filter(status=TaskStatus.OPEN, assignee=user)
+        .select_related("instance__definition")
+        .order_by("due_at", "-priority", "created_at")[:MY_WORK_ROWS]
+    )
+    activities = (
+        Activity.objects.filter(owner=user, done_at__isnull=True, archived=False)
+        .select_related("organization", "person")
+        .order_by("due_at", "created_at")[:MY_WORK_ROWS]
+    )
+    return {"my_tasks": list(tasks), "my_activities": list(activities)}
+
+
 @require_safe
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The overview dashboard; to htmx (its periodic refresh) only the status cards."""
-    template = "web/_system_status.html" if is_htmx(request) else "web/home.html"
-    response = render(request, template, {"status": system_status()})
+    if is_htmx(request):
+        response = render(request, "web/_system_status.html", {"status": system_status()})
+    else:
+        response = render(
+            request,
+            "web/home.html",
+            {"status": system_status(), **my_work(request.user)},
+        )
     patch_vary_headers(response, ["HX-Request"])
     return response
 

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.urls import include, path
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from konvergo.core.models import WorkerHeartbeat
 from konvergo.web.views import server_error
@@ -254,7 +254,9 @@ def test_server_error_page_needs_no_database_or_request_context():
     # no `db` fixture: pytest-django fails the test if rendering touches the database
     request = RequestFactory().get("/")  # no session, no user
 
-    response = server_error(request)
+    # English explicitly: an earlier test's request may have left another language active.
+    with translation.override("en"):
+        response = server_error(request)
 
     assert response.status_code == 500
     assert b"Server error" in response.content
@@ -266,3 +268,39 @@ def test_htmx_refresh_after_session_expiry_loads_the_login_page_whole(client) ->
 
     assert response.status_code == 204
     assert response["HX-Redirect"] == "/login/?next=/"
+
+
+@pytest.mark.django_db
+def test_overview_lists_my_open_process_tasks_and_planned_activities(client) -> None:
+    from datetime import timedelta
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from konvergo.crm.models import Activity, Organization
+    from konvergo.processes.services import LIVE, definition_deploy, process_start
+
+    user = get_user_model().objects.create_user(username="anna", password="pw-anna-1234")
+    LIVE.clear()
+    models = Path(__file__).resolve().parents[4] / "tests" / "models"
+    definition_deploy(xml=(models / "standard.bpmn").read_bytes())
+    process_start("standard", business_key="Q-42", variables={"owner": "anna", "amount": 3})
+    acme = Organization.objects.create(legal_name="ACME GmbH", owner=user)
+    Activity.objects.create(
+        kind="call",
+        subject="Call ACME back",
+        organization=acme,
+        owner=user,
+        due_at=timezone.now() + timedelta(days=1),
+    )
+    Activity.objects.create(
+        kind="call", subject="Old call", organization=acme, owner=user, done_at=timezone.now()
+    )
+    client.force_login(user)
+
+    page = client.get("/").content.decode()
+
+    assert "Review request" in page
+    assert "Q-42" in page
+    assert "Call ACME back" in page
+    assert "Old call" not in page  # done work is not on the list
