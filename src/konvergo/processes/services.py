@@ -30,7 +30,7 @@ from konvergo.core.errors import BusinessError, Conflict
 from konvergo.core.events import emit
 from konvergo.processes.engine import expressions
 from konvergo.processes.engine.errors import DeployError, TaskNotOpen
-from konvergo.processes.engine.parser import parse_bpmn
+from konvergo.processes.engine.parser import ParsedModel, parse_bpmn
 from konvergo.processes.engine.runtime import CompiledProcess, OpenTask, Runner, Snapshot
 from konvergo.processes.models import (
     HumanTask,
@@ -120,7 +120,7 @@ def definition_deploy(
             )
             definitions.append(new_versions[-1])
             created = True
-        start_triggers_register(new_versions)
+        start_triggers_register(new_versions, model=model)
     return DeployResult(definitions=definitions, created=created)
 
 
@@ -815,20 +815,21 @@ def instance_set_variables(
 # --- start events that start processes by themselves ---------------------------------------
 
 
-def start_triggers_register(definitions: Iterable[ProcessDefinition]) -> None:
-    """Record the message/signal/timer start events of newly deployed versions; the versions
-    they replace stop starting by themselves (the latest version wins, as in Camunda)."""
+def start_triggers_register(
+    definitions: Iterable[ProcessDefinition], *, model: ParsedModel
+) -> None:
+    """Record the message/signal/timer start events of newly deployed versions (all parsed
+    from `model`, the file just deployed); the versions they replace stop starting by
+    themselves (the latest version wins, as in Camunda)."""
     from konvergo.processes.engine.starts import first_due, start_definitions
 
     now = timezone.now()
+    starts = start_definitions(model)
     for definition in definitions:
-        model = parse_bpmn(
-            definition.bpmn_xml.encode(), dmn=[d.encode() for d in definition.dmn_xml]
-        )
         StartTrigger.objects.filter(definition__key=definition.key, active=True).exclude(
             definition=definition
         ).update(active=False)
-        for start in start_definitions(model):
+        for start in starts:
             if start.process_id != definition.key:
                 continue
             trigger = StartTrigger(
