@@ -9,8 +9,10 @@ from konvergo.api.auth import api_auth
 from konvergo.api.errors import install_error_handlers
 from konvergo.api.system import router as system_router
 from konvergo.crm.api import router as crm_router
+from konvergo.imports.api import router as imports_router
 from konvergo.org.api import router as org_router
 from konvergo.processes.api import router as processes_router
+from konvergo.tickets.api import router as tickets_router
 
 api = NinjaAPI(
     title="Konvergo API",
@@ -26,3 +28,5 @@ api.add_router("/", system_router)
 api.add_router("/", org_router)  # /users, /departments, /teams, /roles
 api.add_router("/", processes_router)  # /processes/..., /tasks
 api.add_router("/crm", crm_router)  # /crm/organizations, /crm/deals, ...
+api.add_router("/imports", imports_router)  # /imports/...
+api.add_router("/tickets", tickets_router)  # /tickets/..., /tickets/queues, /tickets/sla-policies

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "konvergo.org",
     "konvergo.processes",
     "konvergo.crm",
+    "konvergo.imports",
+    "konvergo.tickets",
     "django_filters",
     "konvergo.api",
     "konvergo.web",

@@ -15,6 +15,8 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("crm/", include("konvergo.crm.urls")),
+    path("imports/", include("konvergo.imports.urls")),
+    path("tickets/", include("konvergo.tickets.urls")),
     path("", include("konvergo.org.urls")),
     path("", include("konvergo.web.urls")),
 ]
