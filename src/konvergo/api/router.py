@@ -10,9 +10,12 @@ from konvergo.api.errors import install_error_handlers
 from konvergo.api.system import router as system_router
 from konvergo.crm.api import router as crm_router
 from konvergo.imports.api import router as imports_router
+from konvergo.inbox.api import router as inbox_router
+from konvergo.integrations.api import router as integrations_router
 from konvergo.org.api import router as org_router
 from konvergo.processes.api import router as processes_router
 from konvergo.tickets.api import router as tickets_router
+from konvergo.triggers.api import router as triggers_router
 
 api = NinjaAPI(
     title="Konvergo API",
@@ -30,3 +33,6 @@ api.add_router("/", processes_router)  # /processes/..., /tasks
 api.add_router("/crm", crm_router)  # /crm/organizations, /crm/deals, ...
 api.add_router("/imports", imports_router)  # /imports/...
 api.add_router("/tickets", tickets_router)  # /tickets/..., /tickets/queues, /tickets/sla-policies
+api.add_router("/triggers", triggers_router)  # /triggers/rules, /triggers/firings
+api.add_router("/inbox", inbox_router)  # /inbox/items
+api.add_router("/integrations", integrations_router)  # webhooks, sms, calls, mail

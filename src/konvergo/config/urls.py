@@ -17,6 +17,9 @@ urlpatterns = [
     path("crm/", include("konvergo.crm.urls")),
     path("imports/", include("konvergo.imports.urls")),
     path("tickets/", include("konvergo.tickets.urls")),
+    path("triggers/", include("konvergo.triggers.urls")),
+    path("inbox/", include("konvergo.inbox.urls")),
+    path("integrations/", include("konvergo.integrations.urls")),
     path("", include("konvergo.org.urls")),
     path("", include("konvergo.web.urls")),
 ]
