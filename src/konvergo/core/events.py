@@ -83,7 +83,8 @@ def emit(
     """Record a business fact and queue its delivery, both in the current transaction."""
     from konvergo.core.tasks import deliver_event
 
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction: the two rows stand or fall with it.
+    with transaction.atomic(savepoint=False):
         event = Event.objects.create(
             name=name,
             subject_type=ContentType.objects.get_for_model(subject)

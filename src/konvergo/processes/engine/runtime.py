@@ -209,17 +209,55 @@ class CompiledProcess:
 
     process_id: str
     _pickled: bytes = field(repr=False)
+    # One read-only copy of the specs that every workflow of this version uses, when running
+    # the process cannot change them (see `fresh_specs`).
+    _shared: tuple[Any, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_model(cls, model: ParsedModel, process_id: str) -> CompiledProcess:
         spec = model.specs[process_id]
         subprocess_specs = model.subprocess_specs.get(process_id, {})
-        return cls(process_id=process_id, _pickled=pickle.dumps((spec, subprocess_specs)))
+        pickled = pickle.dumps((spec, subprocess_specs))
+        shared: tuple[Any, dict[str, Any]] = pickle.loads(pickled)  # noqa: S301  (our bytes)
+        if _mutated_by_running(shared):
+            return cls(process_id=process_id, _pickled=pickled)
+        _connect_multi_instances(shared)
+        return cls(process_id=process_id, _pickled=pickled, _shared=shared)
 
     def fresh_specs(self) -> tuple[Any, dict[str, Any]]:
-        # A private copy per instance load: running an event sub-process mutates the spec.
+        """The specs for one workflow.
+
+        SpiffWorkflow changes a spec at run time in one case: starting a message or signal
+        event sub-process links it into its process's spec. Processes with such a sub-process
+        get a private copy per workflow; all others share one copy, which nothing changes once
+        its multi-instance activities are connected (unpickling a copy costs more than the
+        rest of firing a timer).
+        """
+        if self._shared is not None:
+            return self._shared
         specs: tuple[Any, dict[str, Any]] = pickle.loads(self._pickled)  # noqa: S301  (our bytes)
         return specs
+
+
+def _mutated_by_running(specs: tuple[Any, dict[str, Any]]) -> bool:
+    spec, subprocess_specs = specs
+    return any(
+        getattr(getattr(process_spec, "start", None), "trigger_specs", None)
+        for process_spec in [spec, *subprocess_specs.values()]
+    )
+
+
+def _connect_multi_instances(specs: tuple[Any, dict[str, Any]]) -> None:
+    """SpiffWorkflow connects a multi-instance's merge to its instances' spec when it creates
+    the first instance; a restored workflow needs it too. Done once, here, for shared specs
+    (and in `_workflow` for private copies)."""
+    spec, subprocess_specs = specs
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            if isinstance(task_spec, MultiInstanceTask):
+                instance_spec = process_spec.task_specs[task_spec.task_spec]
+                if not instance_spec.completed_event.is_connected(task_spec.merge_child):
+                    instance_spec.completed_event.connect(task_spec.merge_child)
 
 
 def _workflow(
@@ -236,15 +274,7 @@ def _workflow(
     WORKFLOW_CONVERTER.set_default_attributes(workflow, dct)
     WORKFLOW_CONVERTER.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
     workflow.bpmn_events = REGISTRY.restore(dct.get("bpmn_events", []))
-    # SpiffWorkflow connects a multi-instance's merge to its instances' spec when it creates the
-    # first instance; our fresh spec copy lacks it, and a running multi-instance would never
-    # finish. Connect every one (as creating an instance would).
-    for process_spec in [workflow.spec, *workflow.subprocess_specs.values()]:
-        for task_spec in process_spec.task_specs.values():
-            if isinstance(task_spec, MultiInstanceTask):
-                instance_spec = process_spec.task_specs[task_spec.task_spec]
-                if not instance_spec.completed_event.is_connected(task_spec.merge_child):
-                    instance_spec.completed_event.connect(task_spec.merge_child)
+    _connect_multi_instances((workflow.spec, workflow.subprocess_specs))
     # SpiffWorkflow links a message/signal event sub-process into its process's spec only when
     # the event first starts it (BpmnStartTask.trigger_wf); our fresh spec copy lacks that
     # link, and a started event sub-process could then never finish ("No input task
