@@ -124,7 +124,35 @@ class HumanTask(BaseModel):
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # A projection of the engine state: who completed what is in StepRecord and the events.
+    # --- the inbox (processes/assignment.py, processes/task_actions.py, inbox sweeps) ---
+    # Who may claim it, as "|u:<pk>|r:<pk>|d:<pk>|t:<pk>|" (users, roles, departments, teams):
+    # a plain text column, so "my groups" is one LIKE query on SQLite and PostgreSQL alike.
+    candidates = models.TextField(_("candidates"), blank=True, default="", editable=False)
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("on behalf of"),
+        help_text=_("The absent person whose deputy got this task."),
+    )
+    delegated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="delegated_process_tasks",
+        verbose_name=_("delegated by"),
+    )
+    delegation_note = models.TextField(_("delegation note"), blank=True)
+    remind_at = models.DateTimeField(_("remind at"), null=True, blank=True)
+    escalation = models.CharField(_("when overdue"), max_length=16, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A projection of the engine state: who completed what is in StepRecord and the events;
+    # claims and delegations are in HumanTaskLog.
     HISTORY_EXEMPT = True
 
     class Meta:
@@ -134,10 +162,66 @@ class HumanTask(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["instance", "task_id"], name="proc_task_once")
         ]
-        indexes = [models.Index(fields=["status", "assignee"])]
+        indexes = [
+            models.Index(fields=["status", "assignee"]),
+            models.Index(fields=["status", "due_at"], name="proc_task_open_due"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class HumanTaskLog(models.Model):
+    """Append-only trail of what people did with a task: claim, unclaim, delegate, return."""
+
+    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="log")
+    action = models.CharField(_("action"), max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("task action")
+        verbose_name_plural = _("task actions")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class FormSchema(models.Model):
+    """A form-js schema deployed with a process version; user tasks name it by `formKey`.
+
+    Stored once per version and never changed (a new form is a new version), like the BPMN.
+    """
+
+    definition = models.ForeignKey(
+        ProcessDefinition, on_delete=models.CASCADE, related_name="forms"
+    )
+    form_id = models.CharField(_("form id"), max_length=200)
+    file_name = models.CharField(_("file name"), max_length=255)
+    schema = models.JSONField(_("schema"))
+    HISTORY_EXEMPT = True  # immutable, part of its process version
+
+    class Meta:
+        ordering = ["file_name"]
+        verbose_name = _("form")
+        verbose_name_plural = _("forms")
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "form_id"], name="proc_form_id_once"),
+            models.UniqueConstraint(fields=["definition", "file_name"], name="proc_form_file_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
 
 
 class Timer(models.Model):

@@ -19,7 +19,6 @@ from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
-from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
 from django.db.models import Max
@@ -74,9 +73,18 @@ def content_hash(xml: bytes, dmn: Iterable[bytes] = ()) -> str:
 
 
 def definition_deploy(
-    *, xml: bytes | str, dmn: Iterable[bytes | str] = (), actor: Any = None
+    *,
+    xml: bytes | str,
+    dmn: Iterable[bytes | str] = (),
+    actor: Any = None,
+    forms: Mapping[str, bytes | str] | None = None,
 ) -> DeployResult:
-    """Validate and store a BPMN file; the same content again returns the existing versions."""
+    """Validate and store a BPMN file; the same content again returns the existing versions.
+
+    `forms` maps file names to form-js schemas deployed with it (processes/forms.py)."""
+    from konvergo.processes.forms import forms_digest, forms_store, parse_forms
+
+    parsed_forms = parse_forms(forms or {})
     raw = xml.encode() if isinstance(xml, str) else xml
     dmn_raw = [d.encode() if isinstance(d, str) else d for d in dmn]
     try:
@@ -91,7 +99,7 @@ def definition_deploy(
     if unknown:
         name, element = sorted(unknown.items())[0]
         raise DeployRefused(f"unknown connector {name!r}", details={"element_id": element})
-    digest = content_hash(raw, dmn_raw)
+    digest = content_hash(raw, [*dmn_raw, forms_digest(parsed_forms)] if parsed_forms else dmn_raw)
     created = False
     definitions = []
     new_versions = []
@@ -119,6 +127,7 @@ def definition_deploy(
                 )
             )
             definitions.append(new_versions[-1])
+            forms_store(new_versions[-1], parsed_forms)
             created = True
         start_triggers_register(new_versions, model=model)
     return DeployResult(definitions=definitions, created=created)
@@ -490,24 +499,10 @@ def _record_incident(instance: ProcessInstance, failure: Any, now: datetime) -> 
 
 
 def _human_task(instance: ProcessInstance, task: OpenTask, now: datetime) -> HumanTask:
-    ext = task.extensions
-    data = task.data
-    assignee_name = _resolve(ext.get("camunda:assignee", ""), data)
-    user_model = get_user_model()
-    assignee = user_model.objects.filter(username=assignee_name).first() if assignee_name else None
-    return HumanTask(
-        instance=instance,
-        task_id=task.task_id,
-        element_id=task.element_id,
-        name=task.name,
-        assignee=assignee,
-        candidate_users=_names(_resolve(ext.get("camunda:candidateUsers", ""), data)),
-        candidate_groups=_names(_resolve(ext.get("camunda:candidateGroups", ""), data)),
-        due_at=_moment(ext.get("camunda:dueDate", ""), data, now),
-        follow_up_at=_moment(ext.get("camunda:followUpDate", ""), data, now),
-        priority=_priority(ext.get("camunda:priority", ""), data),
-        form_key=ext.get("camunda:formKey", ""),
-    )
+    """Assignee, candidates, deputies, deadlines and reminders: processes/assignment.py."""
+    from konvergo.processes.assignment import human_task_for
+
+    return human_task_for(instance, task, now)
 
 
 def _resolve(text: str, data: Mapping[str, Any]) -> str:
@@ -556,9 +551,12 @@ def task_complete(
     *, task: HumanTask, variables: Mapping[str, Any] | None = None, actor: Any = None
 ) -> ProcessInstance:
     """Complete a human task with variables; completing it twice is a Conflict (409)."""
+    from konvergo.processes.forms import validate_task_data
+
     data = check_json(variables)
     if task.status != TaskStatus.OPEN:
         raise Conflict("this task is already completed")
+    data = validate_task_data(task, data)  # FieldErrors (422) before anything changes
     try:
         instance = _advance(
             task.instance_id,
