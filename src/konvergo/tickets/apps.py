@@ -6,3 +6,8 @@ class TicketsConfig(AppConfig):
     name = "konvergo.tickets"
     label = "tickets"
     verbose_name = _("Service desk")
+
+    def ready(self) -> None:
+        # Registers the escalation sweep with the job worker and the demo step.
+        from konvergo.tickets import demo_data  # noqa: F401
+        from konvergo.tickets.services import escalations  # noqa: F401

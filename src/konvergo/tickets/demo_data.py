@@ -1,0 +1,1 @@
+"""The service desk part of the demo company (filled in below)."""

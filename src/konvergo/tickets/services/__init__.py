@@ -1,0 +1,2 @@
+"""Writes of the service desk: tickets (tickets.py), SLA clocks (sla.py), escalations
+(escalations.py), assignment (assignment.py) and configuration (setup.py)."""
