@@ -377,6 +377,8 @@ class Importer:
         first, last = str(raw.get("first_name", "")), str(raw.get("last_name", ""))
         if "full_name" in raw and not (first or last):
             first, last = m.split_name(raw["full_name"])
+        elif "last_first_name" in raw and not (first or last):
+            first, last = m.split_name(raw["last_first_name"], last_first=True)
         if len(first) > 120 or len(last) > 120:
             row.errors.append(_("Name: at most %(n)d characters.") % {"n": 120})
         if not last:

@@ -68,6 +68,7 @@ BUILT_IN: tuple[Target, ...] = (
     Target("organization.country", _L("Country"), "country", 2),
     Target("organization.notes", _L("Company notes"), "text", 20000),
     Target("person.full_name", _L("Full name (split)"), "full_name", 241),
+    Target("person.last_first_name", _L("Full name, last name first (split)"), "full_name", 241),
     Target("person.first_name", _L("First name"), "text", 120),
     Target("person.last_name", _L("Last name"), "text", 120),
     Target("person.email", _L("Person e-mail"), "email", 254),
@@ -252,12 +253,19 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "kontaktperson",
         "imię i nazwisko",
         "osoba kontaktowa",
-        "фио",
         "контактное лицо",
         "имя и фамилия",
         "نام و نام خانوادگی",
         "نام کامل",
         "مخاطب",
+    ),
+    "person.last_first_name": (
+        "фио",
+        "ф и о",
+        "фамилия имя",
+        "фамилия имя отчество",
+        "nazwisko i imię",
+        "name, vorname",
     ),
     "person.first_name": ("first name", "given name", "firstname", "vorname", "imię", "имя", "نام"),
     "person.last_name": (
@@ -403,6 +411,11 @@ def custom_targets() -> list[Target]:
     return targets
 
 
+def all_targets_static() -> dict[str, Target]:
+    """The built-in targets (no custom fields, no database)."""
+    return {t.key: t for t in BUILT_IN}
+
+
 def all_targets() -> dict[str, Target]:
     return {t.key: t for t in (*BUILT_IN, *custom_targets())}
 
@@ -425,12 +438,14 @@ def suggest(headers: Sequence[str], targets: Mapping[str, Target] | None = None)
         key = header_key(header)
         found[header] = custom.get(key) or _SYNONYM_INDEX.get(key, "")
     chosen = set(found.values())
-    has_person = bool({"person.first_name", "person.last_name"} & chosen)
+    has_person = bool({"person.first_name", "person.last_name", "person.last_first_name"} & chosen)
     has_company = "organization.legal_name" in chosen
     for header, target in found.items():
         if target == "person.full_name" and header_key(header) == "name" and not has_company:
             found[header] = "organization.legal_name"
-        elif target in ("person.email", "person.phone") and not (
+    chosen = set(found.values())
+    for header, target in found.items():
+        if target in ("person.email", "person.phone") and not (
             has_person or "person.full_name" in chosen
         ):
             found[header] = target.replace("person.", "organization.")
@@ -468,9 +483,13 @@ def as_text(value: Any) -> str:
 _TITLES = {"dr", "prof", "mr", "mrs", "ms", "herr", "frau", "pan", "pani", "ing", "dipl", "mgr"}
 
 
-def split_name(full: str) -> tuple[str, str]:
-    """(first, last) from "Jan Kowalski", "Kowalski, Jan" or "Dr. Hans Peter Müller"."""
+def split_name(full: str, *, last_first: bool = False) -> tuple[str, str]:
+    """(first, last) from "Jan Kowalski", "Kowalski, Jan" or "Dr. Hans Peter Müller";
+    with `last_first` from "Иванов Иван Петрович" (last name, first name, patronymic)."""
     text = as_text(full)
+    if last_first and "," not in text and len(text.split()) > 1:
+        words = text.split()
+        return " ".join(words[1:]), words[0]
     if "," in text:
         last, first = (part.strip() for part in text.split(",", 1))
         return first, last

@@ -32,6 +32,23 @@ HEADER_SCAN = 20  # rows looked at to find the header row
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file: .xls, or an encrypted .xlsx
 _ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
 _ERR_ODS = re.compile(r"^Err:\d{3}$")
+# Encodings of CSV files looked for when a file is not UTF-8, the most common first.
+CANDIDATES = (
+    "utf_8",
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "koi8_r",
+    "cp1256",
+    "cp866",
+    "mac_cyrillic",
+    "iso8859_2",
+    "iso8859_5",
+    "iso8859_6",
+    "cp1253",
+    "cp1254",
+    "cp1257",
+)
 
 
 class ReadError(BusinessError):
@@ -191,10 +208,15 @@ def detect_encoding(data: bytes) -> str:
         pass
     else:
         return "utf-8"
-    best = from_bytes(data[:200_000]).best()
-    if best is None:
+    matches = list(from_bytes(data[:200_000], cp_isolation=list(CANDIDATES)))
+    if not matches:
         return "cp1252"
-    return codecs.lookup(best.encoding).name
+    # Equally clean readings (German text is the same in cp1250 and cp1252): the more common
+    # encoding of the first kind wins.
+    least = min(match.chaos for match in matches)
+    tied = [match.encoding for match in matches if match.chaos <= least + 0.001]
+    best = min(tied, key=lambda name: CANDIDATES.index(name) if name in CANDIDATES else 99)
+    return codecs.lookup(best).name
 
 
 def detect_delimiter(text: str) -> str:

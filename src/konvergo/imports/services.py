@@ -439,7 +439,9 @@ def batch_undo(*, actor: User, batch: ImportBatch) -> ImportBatch:
             created = [e.object_id for e in entries if e.action == ImportedRecord.Action.CREATED]
             for start in range(0, len(created), 500):
                 try:
-                    record_model._default_manager.filter(pk__in=created[start : start + 500]).delete()
+                    record_model._default_manager.filter(
+                        pk__in=created[start : start + 500]
+                    ).delete()
                 except ProtectedError as exc:
                     blocker = next(iter(exc.protected_objects), None)
                     raise BusinessError(
