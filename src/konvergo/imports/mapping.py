@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Cyrillic and Persian header words on purpose)
 """What a column can be mapped to, the suggestions from header names (in the five interface
 languages), and the transforms that turn a cell into a field value.
 
@@ -565,7 +566,7 @@ def as_datetime(value: Any, *, order: str = "DMY", zone: Any = None) -> datetime
     return datetime(day.year, day.month, day.day, 9, 0, tzinfo=zone)
 
 
-_MONEY_NOISE = re.compile(r"[\s\u00a0\u202f'’]|[A-Za-z€$£¥₽﷼zł]+\.?$|^[A-Za-z€$£¥₽﷼]+\.?")  # noqa: RUF001
+_MONEY_NOISE = re.compile(r"[\s\u00a0\u202f'’]|[A-Za-z€$£¥₽﷼zł]+\.?$|^[A-Za-z€$£¥₽﷼]+\.?")
 
 
 def as_decimal(value: Any, *, separator: str = "auto") -> Decimal | None:
@@ -607,7 +608,7 @@ def as_decimal(value: Any, *, separator: str = "auto") -> Decimal | None:
 
 
 # Persian and Arabic-Indic digits, as typed in Persian sheets.
-_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬", "01234567890123456789.,")  # noqa: RUF001
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬", "01234567890123456789.,")
 
 
 def phone_text(value: Any) -> str:

@@ -1,3 +1,4 @@
+
 """The engine end to end: upload a sheet, dry run, import (the job), undo."""
 
 from __future__ import annotations

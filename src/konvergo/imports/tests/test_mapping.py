@@ -1,3 +1,4 @@
+
 """Suggestions from header names and the cell transforms."""
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def test_split_name_last_name_first():
     ("value", "order", "expected"),
     [
         (dt.date(2024, 3, 1), "DMY", dt.date(2024, 3, 1)),
-        (dt.datetime(2024, 3, 1, 12, 0), "DMY", dt.date(2024, 3, 1)),
+        (dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC), "DMY", dt.date(2024, 3, 1)),
         (45352, "DMY", dt.date(2024, 3, 1)),
         (45352.0, "DMY", dt.date(2024, 3, 1)),
         ("45352", "DMY", dt.date(2024, 3, 1)),
@@ -147,6 +148,7 @@ def test_not_an_amount():
 
 def test_choices_by_value_label_and_common_words():
     target = m.all_targets_static()["organization.status"]
+    assert target.choices is not None
     lookup = m.choice_lookup(target.choices)
     extra = m.EXTRA_CHOICES["organization.status"]
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Cyrillic and Persian header words on purpose)
 """Reading files: formats, encodings, delimiters, header rows, messy sheets and bad input."""
 
 from __future__ import annotations
