@@ -1,7 +1,451 @@
-"""The /api/v1/tickets part of the API."""
+"""The /api/v1/tickets part of the API: tickets, their comments and escalations, queues, SLA
+policies, priorities and categories.
 
-from __future__ import annotations
+Permission first (403), then visibility (a ticket the caller may not see is a 404). An edit
+names the `version` it was made on; a stale one answers 409 and changes nothing. Records a body
+names by public id that do not exist are field errors (422).
+"""
 
-from ninja import Router
+# No `from __future__ import annotations`: ninja's @paginate re-reads the view's annotations.
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from django.db import models
+from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from konvergo.core.errors import FieldErrors
+from konvergo.crm.models import Organization, Person, Tag
+from konvergo.org.api import allowed, writing
+from konvergo.org.models import Team, User
+from konvergo.org.permissions import visible
+from konvergo.org.schemas import PatchSchema, UserRef
+from konvergo.tickets import choices
+from konvergo.tickets.models import (
+    Category,
+    Comment,
+    Escalation,
+    Priority,
+    Queue,
+    SlaPolicy,
+    Ticket,
+)
+from konvergo.tickets.selectors import LIST_RELATED, ticket_comments, ticket_list, tickets_visible
+from konvergo.tickets.services import tickets as services
+from konvergo.tickets.services.setup import queue_create, sla_policy_create
 
 router = Router(tags=["tickets"])
+MAX_PAGE = 200
+
+
+class Ref(Schema):
+    id: UUID
+    name: str
+
+    @staticmethod
+    def resolve_id(obj: Any) -> UUID:
+        public_id: UUID = obj.public_id
+        return public_id
+
+    @staticmethod
+    def resolve_name(obj: Any) -> str:
+        return str(obj)
+
+
+class PriorityOut(Schema):
+    id: UUID
+    key: str
+    name: str
+    rank: int
+
+    @staticmethod
+    def resolve_id(obj: Priority) -> UUID:
+        return obj.public_id
+
+
+class CategoryOut(Schema):
+    id: UUID
+    name: str
+    fields: list[dict[str, Any]]
+    process_key: str
+    process_auto: bool
+
+    @staticmethod
+    def resolve_id(obj: Category) -> UUID:
+        return obj.public_id
+
+
+class QueueIn(Schema):
+    name: str
+    team: UUID | None = None
+    reopen_window_days: int = Field(14, ge=0, le=3650)
+
+
+class QueueOut(Schema):
+    id: UUID
+    name: str
+    team: Ref | None
+    calendar: Ref | None
+    reopen_window_days: int
+
+    @staticmethod
+    def resolve_id(obj: Queue) -> UUID:
+        return obj.public_id
+
+
+class SlaPolicyIn(Schema):
+    name: str
+    priority: str = Field(description="Priority key, e.g. P1.")
+    category: UUID | None = None
+    customer_tier: str = ""
+    first_response_minutes: int = Field(description="Business minutes, > 0.")
+    next_response_minutes: int = Field(description="Business minutes, > 0.")
+    resolution_minutes: int = Field(description="Business minutes, > 0.")
+
+
+class SlaPolicyOut(Schema):
+    id: UUID
+    name: str
+    priority: str
+    category: Ref | None
+    customer_tier: str
+    first_response_minutes: int
+    next_response_minutes: int
+    resolution_minutes: int
+
+    @staticmethod
+    def resolve_id(obj: SlaPolicy) -> UUID:
+        return obj.public_id
+
+    @staticmethod
+    def resolve_priority(obj: SlaPolicy) -> str:
+        return obj.priority.key
+
+
+class TicketOut(Schema):
+    id: UUID
+    number: int
+    subject: str
+    description: str = Field(description="Sanitised HTML.")
+    status: str
+    priority: str
+    queue: Ref
+    category: Ref | None
+    assignee: UserRef | None
+    requester: Ref | None
+    organization: Ref | None
+    customer_tier: str
+    custom_data: dict[str, Any]
+    version: int
+    first_response_at: datetime | None
+    first_response_due_at: datetime | None
+    next_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    sla_paused: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_id(obj: Ticket) -> UUID:
+        return obj.public_id
+
+    @staticmethod
+    def resolve_priority(obj: Ticket) -> str:
+        return obj.priority.key
+
+    @staticmethod
+    def resolve_sla_paused(obj: Ticket) -> bool:
+        return obj.is_paused
+
+
+class TicketIn(Schema):
+    subject: str
+    queue: UUID
+    description: str = ""
+    priority: str | None = Field(None, description="Priority key; default the lowest.")
+    category: UUID | None = None
+    requester: UUID | None = None
+    organization: UUID | None = None
+    assignee: UUID | None = Field(None, description="Default: the assignment rules.")
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
+
+
+class TicketPatch(PatchSchema):
+    nullable: ClassVar[frozenset[str]] = frozenset(
+        {"category", "assignee", "requester", "organization"}
+    )
+
+    version: int = Field(description="The version you edited; a stale one answers 409.")
+    subject: str | None = None
+    description: str | None = None
+    queue: UUID | None = None
+    priority: str | None = None
+    category: UUID | None = None
+    assignee: UUID | None = None
+    requester: UUID | None = None
+    organization: UUID | None = None
+    customer_tier: str | None = None
+    custom_data: dict[str, Any] | None = None
+
+
+class TransitionIn(Schema):
+    status: str = Field(description=", ".join(choices.Status.values))
+    version: int | None = Field(None, description="Optional: refuse (409) if it is stale.")
+
+
+class CommentIn(Schema):
+    body: str
+    public: bool = Field(False, description="true: a reply the customer sees; false: a note.")
+
+
+class CommentOut(Schema):
+    id: UUID
+    body: str
+    is_public: bool
+    from_customer: bool
+    author_name: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_id(obj: Comment) -> UUID:
+        return obj.public_id
+
+
+class EscalationOut(Schema):
+    metric: str
+    level: int
+    name: str
+    due_at: datetime
+    fired_at: datetime
+    notified: UserRef | None
+
+
+class MergeIn(Schema):
+    into: UUID
+
+
+class TicketQuery(Schema):
+    queue: UUID | None = None
+    status: str | None = None
+    mine: bool = False
+    open: bool = Field(False, description="Only tickets still being worked on.")
+    q: str = Field("", max_length=100)
+
+
+# --- references -----------------------------------------------------------------------------
+
+
+def _ref(queryset: models.QuerySet[Any], public_id: UUID | None, field: str) -> Any:
+    if public_id is None:
+        return None
+    found = queryset.filter(public_id=public_id).first()
+    if found is None:
+        raise FieldErrors({field: [_("No such record: %(id)s") % {"id": public_id}]})
+    return found
+
+
+def _priority(key: str | None) -> Priority | None:
+    if key is None:
+        return None
+    found = Priority.objects.filter(key=key).first()
+    if found is None:
+        raise FieldErrors({"priority": [_("No such priority: %(key)s") % {"key": key}]})
+    return found
+
+
+def _references(user: User, data: dict[str, Any]) -> dict[str, Any]:
+    """Public ids of a body turned into records, in place (422 for unknown ones)."""
+    lookups: dict[str, models.QuerySet[Any]] = {
+        "queue": Queue.objects.all(),
+        "category": Category.objects.all(),
+        "assignee": User.objects.filter(is_active=True),
+        "requester": visible(user, Person.objects.all()),
+        "organization": visible(user, Organization.objects.all()),
+    }
+    for field, queryset in lookups.items():
+        if field in data:
+            data[field] = _ref(queryset, data[field], field)
+    if "priority" in data:
+        data["priority"] = _priority(data["priority"])
+    return data
+
+
+def _ticket(user: User, ticket_id: UUID) -> Ticket:
+    ticket = tickets_visible(user).select_related(*LIST_RELATED).filter(public_id=ticket_id)
+    found = ticket.first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _fresh(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_related(*LIST_RELATED).get(pk=ticket.pk)
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@router.get("/priorities", response=list[PriorityOut], summary="Priority levels")
+def priorities_list(request: HttpRequest) -> models.QuerySet[Priority]:
+    allowed(request, "view", Ticket)
+    return Priority.objects.order_by("rank")
+
+
+@router.get("/categories", response=list[CategoryOut], summary="Ticket categories")
+def categories_list(request: HttpRequest) -> models.QuerySet[Category]:
+    allowed(request, "view", Ticket)
+    return Category.objects.order_by("name")
+
+
+@router.get("/queues", response=list[QueueOut], summary="List queues")
+def queues_list(request: HttpRequest) -> models.QuerySet[Queue]:
+    allowed(request, "view", Queue)
+    return Queue.objects.select_related("team", "calendar").order_by("name")
+
+
+@router.post("/queues", response={201: QueueOut}, summary="Create a queue")
+def queues_create(request: HttpRequest, payload: QueueIn) -> Status[Queue]:
+    user = allowed(request, "add", Queue)
+    team = _ref(Team.objects.all(), payload.team, "team")
+    with writing(user):
+        queue = queue_create(
+            name=payload.name, team=team, reopen_window_days=payload.reopen_window_days
+        )
+    return Status(201, queue)
+
+
+@router.get("/sla-policies", response=list[SlaPolicyOut], summary="List SLA policies")
+def sla_policies_list(request: HttpRequest) -> models.QuerySet[SlaPolicy]:
+    allowed(request, "view", SlaPolicy)
+    return SlaPolicy.objects.select_related("priority", "category")
+
+
+@router.post("/sla-policies", response={201: SlaPolicyOut}, summary="Create an SLA policy")
+def sla_policies_create(request: HttpRequest, payload: SlaPolicyIn) -> Status[SlaPolicy]:
+    user = allowed(request, "add", SlaPolicy)
+    priority = _priority(payload.priority)
+    if priority is None:
+        raise FieldErrors({"priority": [_("Name a priority.")]})
+    category = _ref(Category.objects.all(), payload.category, "category")
+    with writing(user):
+        policy = sla_policy_create(
+            name=payload.name,
+            priority=priority,
+            category=category,
+            customer_tier=payload.customer_tier,
+            first_response_minutes=payload.first_response_minutes,
+            next_response_minutes=payload.next_response_minutes,
+            resolution_minutes=payload.resolution_minutes,
+        )
+    return Status(201, policy)
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+@router.get("/", response=list[TicketOut], summary="List tickets")
+@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+def tickets_list(request: HttpRequest, filters: Query[TicketQuery]) -> models.QuerySet[Ticket]:
+    user = allowed(request, "view", Ticket)
+    queue = _ref(Queue.objects.all(), filters.queue, "queue")
+    if filters.status and filters.status not in choices.Status.values:
+        raise FieldErrors({"status": [_("Unknown status %(s)s.") % {"s": filters.status}]})
+    return ticket_list(
+        user,
+        queue=queue,
+        mine=filters.mine,
+        status=filters.status or "",
+        open_only=filters.open,
+        q=filters.q,
+    )
+
+
+@router.post("/", response={201: TicketOut}, summary="Open a ticket")
+def tickets_create(request: HttpRequest, payload: TicketIn) -> Status[Ticket]:
+    user = allowed(request, "add", Ticket)
+    data = _references(user, payload.model_dump())
+    tag_names = [name.strip() for name in data.pop("tags") if name.strip()]
+    with writing(user):
+        tags = [Tag.objects.get_or_create(name=name[:60])[0] for name in tag_names]
+        ticket = services.ticket_create(actor=user, tags=tags, **data)
+    return Status(201, _fresh(ticket))
+
+
+@router.get("/{ticket_id}", response=TicketOut, summary="One ticket")
+def tickets_get(request: HttpRequest, ticket_id: UUID) -> Ticket:
+    return _ticket(allowed(request, "view", Ticket), ticket_id)
+
+
+@router.patch("/{ticket_id}", response=TicketOut, summary="Change a ticket (optimistic)")
+def tickets_update(request: HttpRequest, ticket_id: UUID, payload: TicketPatch) -> Ticket:
+    user = allowed(request, "change", Ticket)
+    ticket = _ticket(user, ticket_id)
+    changes = _references(user, payload.changes())
+    version = changes.pop("version")
+    with writing(user):
+        services.ticket_update(actor=user, ticket=ticket, version=version, **changes)
+    return _fresh(ticket)
+
+
+@router.post("/{ticket_id}/transition", response=TicketOut, summary="Change the status")
+def tickets_transition(request: HttpRequest, ticket_id: UUID, payload: TransitionIn) -> Ticket:
+    user = allowed(request, "change", Ticket)
+    ticket = _ticket(user, ticket_id)
+    with writing(user):
+        services.ticket_transition(
+            actor=user, ticket=ticket, status=payload.status, version=payload.version
+        )
+    return _fresh(ticket)
+
+
+@router.get("/{ticket_id}/comments", response=list[CommentOut], summary="Replies and notes")
+def tickets_comments(request: HttpRequest, ticket_id: UUID) -> models.QuerySet[Comment]:
+    ticket = _ticket(allowed(request, "view", Ticket), ticket_id)
+    return ticket_comments(ticket)
+
+
+@router.post("/{ticket_id}/comments", response={201: CommentOut}, summary="Reply or add a note")
+def tickets_comment(request: HttpRequest, ticket_id: UUID, payload: CommentIn) -> Status[Comment]:
+    user = allowed(request, "change", Ticket)
+    ticket = _ticket(user, ticket_id)
+    with writing(user):
+        comment = services.comment_add(
+            actor=user, ticket=ticket, body=payload.body, is_public=payload.public
+        )
+    return Status(201, comment)
+
+
+@router.get(
+    "/{ticket_id}/escalations", response=list[EscalationOut], summary="Escalations that fired"
+)
+def tickets_escalations(request: HttpRequest, ticket_id: UUID) -> models.QuerySet[Escalation]:
+    ticket = _ticket(allowed(request, "view", Ticket), ticket_id)
+    return ticket.escalations.select_related("notified")
+
+
+@router.post("/{ticket_id}/merge", response=TicketOut, summary="Merge into another ticket")
+def tickets_merge(request: HttpRequest, ticket_id: UUID, payload: MergeIn) -> Ticket:
+    user = allowed(request, "change", Ticket)
+    source = _ticket(user, ticket_id)
+    target = tickets_visible(user).filter(public_id=payload.into).first()
+    if target is None:
+        raise FieldErrors({"into": [_("No such record: %(id)s") % {"id": payload.into}]})
+    with writing(user):
+        services.ticket_merge(actor=user, source=source, target=target)
+    return _fresh(target)
+
+
+@router.post("/{ticket_id}/process", response=TicketOut, summary="Start the category's process")
+def tickets_start_process(request: HttpRequest, ticket_id: UUID) -> Ticket:
+    user = allowed(request, "change", Ticket)
+    ticket = _ticket(user, ticket_id)
+    with writing(user):
+        services.ticket_start_process(actor=user, ticket=ticket)
+    return _fresh(ticket)

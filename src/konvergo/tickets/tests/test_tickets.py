@@ -4,6 +4,7 @@ replies and notes, merge and split, assignment rules, processes and outbox event
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -40,7 +41,7 @@ def new_ticket(d, **extra) -> Ticket:
     return ticket_create(actor=d.agents[0], **fields)
 
 
-def events(name: str) -> list[dict]:
+def events(name: str) -> list[dict[str, Any]]:
     return [e.payload for e in Event.objects.filter(name=name).order_by("occurred_at")]
 
 
