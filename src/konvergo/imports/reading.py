@@ -66,6 +66,14 @@ def max_upload_bytes() -> int:
     return int(megabytes) * 1024 * 1024
 
 
+def check_size(size: int) -> None:
+    if size > max_upload_bytes():
+        raise ReadError(
+            _("The file is larger than %(mb)d MB. Split it into smaller files.")
+            % {"mb": max_upload_bytes() // (1024 * 1024)}
+        )
+
+
 @dataclass
 class Sheet:
     """One sheet as rows of cells (str, float, int, bool, date, datetime; "" when empty)."""
@@ -157,11 +165,7 @@ def _looks_like_text(data: bytes) -> bool:
 def open_workbook(data: bytes, filename: str = "", *, encoding: str = "") -> Workbook:
     """The workbook in `data`; ReadError when it is too large, not a spreadsheet, protected or
     empty. `encoding` overrides the detected encoding of a CSV file."""
-    if len(data) > max_upload_bytes():
-        raise ReadError(
-            _("The file is larger than %(mb)d MB. Split it into smaller files.")
-            % {"mb": max_upload_bytes() // (1024 * 1024)}
-        )
+    check_size(len(data))
     if not data.strip():
         raise ReadError(_("The file is empty."))
     file_format = detect_format(data, filename)

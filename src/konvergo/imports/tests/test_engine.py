@@ -1,4 +1,3 @@
-
 """The engine end to end: upload a sheet, dry run, import (the job), undo."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-
 """Suggestions from header names and the cell transforms."""
 
 from __future__ import annotations
