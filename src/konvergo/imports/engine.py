@@ -360,9 +360,16 @@ class Importer:
                 [{"number": raw["phone"], "is_primary": True}], errors, default_region=country
             )
         if "tax_id" in raw:
-            entity.tax_ids = tax_ids_clean([m.tax_id_parts(raw["tax_id"], country)], errors)
-            if not country and not entity.tax_ids and not errors.fields:
-                errors.add("tax_ids", _("Give the country (a column or the default country)."))
+            parts = m.tax_id_parts(raw["tax_id"], country)
+            if parts["country"]:
+                entity.tax_ids = tax_ids_clean([parts], errors)
+            else:
+                row.errors.append(
+                    _(
+                        "Tax id: give its country (a Country column, a prefix such as PL, or the "
+                        "import's default country)."
+                    )
+                )
         address: dict[str, Any] = {k: raw[k] for k in ("street", "postal_code", "city") if k in raw}
         if address or "country" in raw:
             address["country"] = raw.get("country", "")
