@@ -67,7 +67,7 @@ def test_unknown_mapping_and_bad_file(saved, tmp_path):
         run(str(FIXTURES / "clients.ods"), "--mapping", "Nope")
     bad = tmp_path / "offer.pdf"
     bad.write_bytes(b"%PDF-1.4\x00\x00")
-    with pytest.raises(CommandError, match="offer.pdf is not a spreadsheet"):
+    with pytest.raises(CommandError, match=r"offer\.pdf is not a spreadsheet"):
         run(str(bad), "--mapping", "Russian clients")
     empty = tmp_path / "empty.xlsx"
     empty.write_bytes(xlsx([]))
