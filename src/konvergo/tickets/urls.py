@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from konvergo.tickets import views
 
 app_name = "tickets"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("", views.ticket_list, name="list"),
+    path("new/", views.ticket_new, name="new"),
+    path("bulk/", views.ticket_bulk, name="bulk"),
+    path("follow/<str:secret>/", views.ticket_follow, name="follow"),
+    path("<uuid:public_id>/", views.ticket_detail, name="detail"),
+    path("<uuid:public_id>/edit/", views.ticket_edit, name="edit"),
+    path("<uuid:public_id>/fields/", views.ticket_fields, name="fields"),
+    path("<uuid:public_id>/status/", views.ticket_transition, name="transition"),
+    path("<uuid:public_id>/comments/", views.ticket_comment, name="comment"),
+    path("<uuid:public_id>/merge/", views.ticket_merge, name="merge"),
+    path("<uuid:public_id>/process/", views.ticket_process, name="process"),
+]

@@ -1,0 +1,101 @@
+"""Service desk pages: permission first, what the agent sees (SLA badges, the client's
+dossier), refusals shown without saving, the customer's secret link."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from konvergo.crm.tests.factories import OrganizationFactory
+from konvergo.org.models import User
+from konvergo.org.tests.factories import UserFactory
+from konvergo.tickets.models import Ticket
+from konvergo.tickets.services.tickets import ticket_create, ticket_update
+from konvergo.tickets.tests.factories import desk
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_queue_view_lists_open_tickets_with_sla_badges() -> None:
+    d = desk()
+    ticket_create(
+        actor=None, subject="Server down", queue=d.queue, priority=d.priorities["P1"],
+        assignee=d.agents[0],
+    )  # fmt: skip
+
+    page = signed_in(d.agents[0]).get(reverse("tickets:list"), {"queue": d.queue.public_id})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Server down" in html
+    assert 'data-testid="sla-badge"' in html
+
+
+def test_pages_refuse_users_without_the_permission_and_change_nothing() -> None:
+    d = desk()
+    ticket = ticket_create(actor=None, subject="Secret", queue=d.queue)
+    stranger = signed_in(UserFactory.create())
+
+    assert stranger.get(reverse("tickets:list")).status_code == 403
+    assert stranger.get(reverse("tickets:detail", args=[ticket.public_id])).status_code == 403
+    refused = stranger.post(
+        reverse("tickets:transition", args=[ticket.public_id]), {"status": "open"}
+    )
+    assert refused.status_code == 403
+    assert Ticket.objects.get().status == "new"
+
+
+def test_the_ticket_page_shows_the_clients_dossier_beside_it() -> None:
+    d = desk()
+    customer = OrganizationFactory.create(legal_name="Acme GmbH", owner=d.agents[0])
+    ticket = ticket_create(actor=None, subject="Invoice wrong", queue=d.queue,
+                           organization=customer, assignee=d.agents[0])  # fmt: skip
+
+    page = signed_in(d.head).get(reverse("tickets:detail", args=[ticket.public_id]))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert reverse("crm:organization_detail", args=[customer.public_id]) in html
+    assert reverse("crm:organization_timeline", args=[customer.public_id]) in html
+
+
+def test_a_stale_edit_on_the_page_is_refused_with_a_message() -> None:
+    d = desk()
+    ticket = ticket_create(actor=None, subject="A", queue=d.queue, assignee=d.agents[0])
+    stale = ticket.version
+    ticket_update(actor=None, ticket=ticket, version=stale, subject="B")
+
+    response = signed_in(d.agents[0]).post(
+        reverse("tickets:edit", args=[ticket.public_id]),
+        {
+            "version": stale,
+            "priority": d.priorities["P1"].pk,
+            "assignee": d.agents[0].pk,
+            "queue": d.queue.pk,
+        },
+        follow=True,
+    )
+
+    assert "was changed by someone else meanwhile" in response.content.decode()
+    assert Ticket.objects.get().priority.key == "P4"
+
+
+def test_the_customer_follows_and_answers_by_the_secret_link() -> None:
+    d = desk()
+    ticket = ticket_create(actor=None, subject="Where is my order", queue=d.queue)
+    anonymous = Client()
+    url = reverse("tickets:follow", args=[ticket.secret])
+
+    answered = anonymous.post(url, {"body": "Order 4711"}, follow=True)
+
+    assert answered.status_code == 200
+    assert "Order 4711" in answered.content.decode()
+    assert ticket.comments.get().from_customer is True
+    assert anonymous.get(reverse("tickets:follow", args=["wrong"])).status_code == 404

@@ -1,0 +1,438 @@
+"""Service desk pages: queue views and "my tickets" with SLA badges and bulk actions, the
+ticket page with the client's dossier beside it, the new-ticket form, and the page a customer
+follows their ticket on by its secret link.
+
+Every agent view checks the permission first (403), finds the ticket among those the user may
+see (404) and writes only through a service; a refusal is shown, and nothing is half-saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from konvergo.core.calendars import CalendarError
+from konvergo.core.errors import BusinessError
+from konvergo.crm.models import Organization, Person
+from konvergo.crm.views.common import actor, add_service_error, error_messages, require_page
+from konvergo.org.permissions import can, visible
+from konvergo.tickets import choices, forms, selectors
+from konvergo.tickets.models import Queue, Ticket
+from konvergo.tickets.services import sla
+from konvergo.tickets.services import tickets as services
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Badge:
+    css: str  # Bootstrap background
+    label: str
+    title: str
+
+
+def _duration(amount: timedelta) -> str:
+    minutes = int(abs(amount).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def sla_badge(ticket: Ticket, now: datetime) -> Badge | None:
+    """Business time left until the nearest running target: green, amber under 25 %, red
+    when breached; grey while the clock is paused."""
+    if ticket.status in choices.DONE_STATUSES or ticket.sla_policy_id is None:
+        return None
+    if ticket.is_paused:
+        return Badge("secondary", _("paused"), _("The SLA clock waits for the other side."))
+    due = min(
+        (d for d in (ticket.first_response_due_at, ticket.resolution_due_at) if d), default=None
+    )
+    if due is None:
+        return None
+    try:
+        left = sla.time_left(ticket, now=now)
+    except CalendarError:
+        left = due - now
+    due_text = _("due %(when)s UTC") % {"when": f"{due:%Y-%m-%d %H:%M}"}
+    if left <= timedelta(0):
+        return Badge("danger", _("overdue %(t)s") % {"t": _duration(left)}, due_text)
+    policy = ticket.sla_policy
+    metric = (
+        choices.Metric.FIRST_RESPONSE
+        if ticket.first_response_due_at == due
+        else choices.Metric.RESOLUTION
+    )
+    warn = policy is not None and left <= sla.target(policy, metric) / 4
+    return Badge(
+        "warning" if warn else "success", _("%(t)s left") % {"t": _duration(left)}, due_text
+    )
+
+
+def _ticket_or_404(request: HttpRequest, public_id: UUID) -> Ticket:
+    found = (
+        selectors.tickets_visible(request.user)
+        .select_related(*selectors.LIST_RELATED, "sla_policy", "queue__calendar", "parent")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    """Queue views (?queue=…), my tickets (?mine=1), by status (?status=…), search (?q=…)."""
+    require_page(request, "view", Ticket)
+    queue = None
+    queue_id = request.GET.get("queue", "")
+    if queue_id:
+        try:
+            queue = Queue.objects.filter(public_id=UUID(queue_id)).first()
+        except ValueError:
+            queue = None
+        if queue is None:
+            raise Http404
+    mine = request.GET.get("mine") == "1"
+    status = request.GET.get("status", "")
+    if status not in choices.Status.values:
+        status = ""
+    q = request.GET.get("q", "")[:100]
+    tickets = selectors.ticket_list(
+        request.user, queue=queue, mine=mine, status=status, open_only=not status, q=q
+    ).select_related("sla_policy", "queue__calendar")
+    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    title = _("My tickets") if mine else (str(queue) if queue else _("All open tickets"))
+    context = {
+        "title": title,
+        "page": page,
+        "rows": [(ticket, sla_badge(ticket, now)) for ticket in page.object_list],
+        "queues": selectors.queues_for(request.user),
+        "current_queue": queue,
+        "mine": mine,
+        "status": status,
+        "statuses": choices.Status.choices,
+        "q": q,
+        "bulk_form": forms.BulkForm(),
+        "may_change": can(request.user, "change", Ticket),
+        "may_add": can(request.user, "add", Ticket),
+        "breadcrumbs": [(_("Service desk"), reverse("tickets:list")), (title, "")],
+    }
+    return render(request, "tickets/list.html", context)
+
+
+@require_POST
+@login_required
+def ticket_bulk(request: HttpRequest) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    form = forms.BulkForm(request.POST)
+    back = request.POST.get("next") or reverse("tickets:list")
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("tickets:list")
+    ids = request.POST.getlist("ticket")
+    valid_ids = []
+    for value in ids:
+        try:
+            valid_ids.append(UUID(value))
+        except ValueError:
+            continue
+    if not form.is_valid() or not valid_ids:
+        messages.error(request, _("Choose tickets and an action."))
+        return redirect(back)
+    tickets = list(selectors.tickets_visible(request.user).filter(public_id__in=valid_ids))
+    try:
+        done, refusals = services.tickets_bulk(
+            actor=actor(request), tickets=tickets, action=form.cleaned_data["action"],
+            value=form.value(),
+        )  # fmt: skip
+    except BusinessError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, _("%(n)s ticket(s) changed.") % {"n": done})
+    for refusal in refusals:
+        messages.warning(request, refusal)
+    return redirect(back)
+
+
+# --- one ticket -----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def ticket_new(request: HttpRequest) -> HttpResponse:
+    require_page(request, "add", Ticket)
+    form = forms.TicketForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = services.ticket_create(actor=actor(request), **form.cleaned_data)
+        except BusinessError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("Ticket %(ref)s opened.") % {"ref": ticket.reference})
+            return redirect("tickets:detail", public_id=ticket.public_id)
+    initial_queue = request.GET.get("queue")
+    if request.method == "GET" and initial_queue:
+        form.initial["queue"] = Queue.objects.filter(public_id=initial_queue).first()
+    return render(
+        request,
+        "tickets/new.html",
+        {
+            "form": form,
+            "title": _("New ticket"),
+            "breadcrumbs": [(_("Service desk"), reverse("tickets:list")), (_("New ticket"), "")],
+        },
+    )
+
+
+def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    now = timezone.now()
+    client: Organization | Person | None = ticket.organization or ticket.requester
+    client_visible = False
+    if client is not None:
+        client_visible = visible(user, type(client)._default_manager.filter(pk=client.pk)).exists()
+    other_tickets = []
+    if ticket.organization_id or ticket.requester_id:
+        others = selectors.tickets_visible(user).exclude(pk=ticket.pk).select_related("priority")
+        others = (
+            others.filter(organization_id=ticket.organization_id)
+            if ticket.organization_id
+            else others.filter(requester_id=ticket.requester_id)
+        )
+        other_tickets = list(others.order_by("-created_at")[:10])
+    context = {
+        "ticket": ticket,
+        "title": f"{ticket.reference} {ticket.subject}",
+        "badge": sla_badge(ticket, now),
+        "comments": selectors.ticket_comments(ticket),
+        "escalations": ticket.escalations.select_related("notified"),
+        "attachments": ticket.attachments.filter(comment__isnull=True),
+        "links": list(ticket.links_out.select_related("target"))
+        + list(ticket.links_in.select_related("source")),
+        "children": ticket.children.select_related("priority"),
+        "next_statuses": [
+            (value, label)
+            for value, label in choices.Status.choices
+            if value in choices.TRANSITIONS[ticket.status]
+        ],
+        "comment_form": forms.CommentForm(initial={"public": True}),
+        "edit_form": forms.EditForm(
+            initial={
+                "version": ticket.version,
+                "priority": ticket.priority,
+                "assignee": ticket.assignee,
+                "queue": ticket.queue,
+                "category": ticket.category,
+            }
+        ),
+        "fields_form": forms.CustomFieldsForm(
+            initial={
+                "version": ticket.version,
+                **{f"cf_{k}": v for k, v in (ticket.custom_data or {}).items()},
+            },
+            category=ticket.category,
+        ),
+        "client": client if client_visible else None,
+        "client_kind": "organization" if isinstance(client, Organization) else "person",
+        "other_tickets": other_tickets,
+        "may_change": can(user, "change", Ticket),
+        "follow_url": request.build_absolute_uri(
+            reverse("tickets:follow", kwargs={"secret": ticket.secret})
+        ),
+        "breadcrumbs": [
+            (_("Service desk"), reverse("tickets:list")),
+            (str(ticket.queue), f"{reverse('tickets:list')}?queue={ticket.queue.public_id}"),
+            (ticket.reference, ""),
+        ],
+    }
+    context.update(extra)
+    return context
+
+
+@require_safe
+@login_required
+def ticket_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "view", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    return render(request, "tickets/detail.html", _detail_context(request, ticket))
+
+
+def _refused(request: HttpRequest, ticket: Ticket, exc: BusinessError) -> HttpResponse:
+    for message in error_messages(exc):
+        messages.error(request, message)
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+@require_POST
+@login_required
+def ticket_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    form = forms.EditForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Check the fields: %(e)s") % {"e": form.errors.as_text()})
+        return redirect("tickets:detail", public_id=ticket.public_id)
+    data = dict(form.cleaned_data)
+    version = data.pop("version")
+    changes = {name: value for name, value in data.items() if getattr(ticket, name) != value}
+    try:
+        services.ticket_update(actor=actor(request), ticket=ticket, version=version, **changes)
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("Saved."))
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+@require_POST
+@login_required
+def ticket_fields(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    form = forms.CustomFieldsForm(request.POST, category=ticket.category)
+    if not form.is_valid():
+        messages.error(request, _("Check the fields: %(e)s") % {"e": form.errors.as_text()})
+        return redirect("tickets:detail", public_id=ticket.public_id)
+    try:
+        services.ticket_update(
+            actor=actor(request), ticket=ticket, version=form.cleaned_data["version"],
+            custom_data=form.custom_data(),
+        )  # fmt: skip
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("Saved."))
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+@require_POST
+@login_required
+def ticket_transition(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = None
+    status = request.POST.get("status", "")
+    try:
+        ticket = services.ticket_transition(
+            actor=actor(request), ticket=ticket, status=status, version=version
+        )
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(
+        request,
+        _("Ticket %(ref)s is now %(status)s.")
+        % {"ref": ticket.reference, "status": ticket.get_status_display()},
+    )
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+@require_POST
+@login_required
+def ticket_comment(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    form = forms.CommentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Write something first."))
+        return redirect("tickets:detail", public_id=ticket.public_id)
+    try:
+        services.comment_add(
+            actor=actor(request), ticket=ticket, body=form.cleaned_data["body"],
+            is_public=form.cleaned_data["public"], files=request.FILES.getlist("files"),
+        )  # fmt: skip
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("Reply sent.") if form.cleaned_data["public"] else _("Note added."))
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+@require_POST
+@login_required
+def ticket_merge(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    number = request.POST.get("into", "").strip().lstrip("#")
+    target = (
+        selectors.tickets_visible(request.user).filter(number=int(number)).first()
+        if number.isdigit()
+        else None
+    )
+    if target is None:
+        messages.error(request, _("No ticket %(n)s that you may see.") % {"n": number})
+        return redirect("tickets:detail", public_id=ticket.public_id)
+    try:
+        services.ticket_merge(actor=actor(request), source=ticket, target=target)
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("Merged into %(ref)s.") % {"ref": target.reference})
+    return redirect("tickets:detail", public_id=target.public_id)
+
+
+@require_POST
+@login_required
+def ticket_process(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    try:
+        services.ticket_start_process(actor=actor(request), ticket=ticket)
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("The process was started."))
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+# --- the customer's page --------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def ticket_follow(request: HttpRequest, secret: str) -> HttpResponse:
+    """A customer follows their ticket by its secret link: public replies only; they may
+    answer (which takes a ticket waiting for them back to the agents)."""
+    ticket = selectors.ticket_by_secret(secret)
+    if ticket is None:
+        raise Http404
+    form = forms.CustomerReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if ticket.status == choices.Status.CLOSED:
+            form.add_error(None, _("This ticket is closed; please open a new one."))
+        else:
+            try:
+                services.comment_add(
+                    actor=None, ticket=ticket, body=form.cleaned_data["body"], is_public=True,
+                    from_customer=True,
+                    author_name=str(ticket.requester) if ticket.requester else _("Customer"),
+                )  # fmt: skip
+            except BusinessError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, _("Thank you, your message was added."))
+                return redirect("tickets:follow", secret=secret)
+    return render(
+        request,
+        "tickets/follow.html",
+        {
+            "ticket": ticket,
+            "comments": selectors.ticket_comments(ticket, public_only=True),
+            "form": form,
+            "title": f"{ticket.reference} {ticket.subject}",
+            "breadcrumbs": [(ticket.reference, "")],
+        },
+    )
