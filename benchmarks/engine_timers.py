@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    count = 500 if args.quick else 10_000
+    count = 500 if args.quick else 100_000
 
     setup_django()
     from django.db import connection, transaction

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +43,7 @@ from konvergo.processes.models import (
     TaskStatus,
     Timer,
 )
+from konvergo.processes.persistence import EMPTY, LIVE, Projections, Writes, lock_instances
 from konvergo.processes.registry import call_connector, connector_names
 
 logger = logging.getLogger(__name__)
@@ -146,105 +146,6 @@ def _compiled(public_id: UUID) -> CompiledProcess:
     return CompiledProcess.from_model(model, definition.key)
 
 
-# --- live workflow cache --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projections:
-    """The wait rows an instance has in the database, to write only what changed."""
-
-    open_tasks: frozenset[str]
-    timers: frozenset[tuple[str, str, datetime]]
-    subscriptions: frozenset[tuple[str, str, str, str]]
-    open_incidents: frozenset[str]
-
-    @classmethod
-    def of(cls, snapshot: Snapshot) -> Projections:
-        return cls(
-            open_tasks=frozenset(t.task_id for t in snapshot.open_tasks),
-            timers=frozenset((t.task_id, t.element_id, t.due_at) for t in snapshot.timers),
-            subscriptions=frozenset(
-                (s.task_id, s.element_id, s.kind, s.name) for s in snapshot.subscriptions
-            ),
-            open_incidents=frozenset(f.task_id for f in snapshot.failures),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tasks": sorted(self.open_tasks),
-            "timers": sorted([t, e, d.isoformat()] for t, e, d in self.timers),
-            "subscriptions": sorted([list(s) for s in self.subscriptions]),
-            "incidents": sorted(self.open_incidents),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Projections | None:
-        if "tasks" not in data:
-            return None  # written before this column existed: read the tables
-        return cls(
-            open_tasks=frozenset(data["tasks"]),
-            timers=frozenset(
-                (t, e, datetime.fromisoformat(d)) for t, e, d in data.get("timers", [])
-            ),
-            subscriptions=frozenset(tuple(s) for s in data.get("subscriptions", [])),
-            open_incidents=frozenset(data.get("incidents", [])),
-        )
-
-    @classmethod
-    def load(cls, instance: ProcessInstance) -> Projections:
-        cached = cls.from_json(instance.waits or {})
-        if cached is not None:
-            return cached
-        return cls(
-            open_tasks=frozenset(
-                instance.tasks.filter(status=TaskStatus.OPEN).values_list("task_id", flat=True)
-            ),
-            timers=frozenset(instance.timers.values_list("task_id", "element_id", "due_at")),
-            subscriptions=frozenset(
-                instance.subscriptions.values_list("task_id", "element_id", "kind", "name")
-            ),
-            open_incidents=frozenset(
-                instance.incidents.filter(status=IncidentStatus.OPEN).values_list(
-                    "task_id", flat=True
-                )
-            ),
-        )
-
-
-EMPTY = Projections(frozenset(), frozenset(), frozenset(), frozenset())
-
-
-class LiveCache:
-    """Live workflow objects by instance, valid only for the version they were saved as, with
-    the projection rows written at that version.
-
-    An entry is taken out while an advance uses it and put back only after commit, so a
-    rolled-back advance can never leave a mutated object behind.
-    """
-
-    def __init__(self, size: int = 2000) -> None:
-        self.size = size
-        self.items: OrderedDict[int, tuple[int, Any, Projections]] = OrderedDict()
-
-    def take(self, instance_id: int, version: int) -> tuple[Any, Projections | None]:
-        entry = self.items.pop(instance_id, None)
-        if entry is None or entry[0] != version:
-            return None, None
-        return entry[1], entry[2]
-
-    def put(self, instance_id: int, version: int, workflow: Any, known: Projections) -> None:
-        self.items[instance_id] = (version, workflow, known)
-        self.items.move_to_end(instance_id)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
-
-    def clear(self) -> None:
-        self.items.clear()
-
-
-LIVE = LiveCache()
-
-
 # --- start and advance ----------------------------------------------------------------------
 
 
@@ -288,7 +189,7 @@ def process_start(
     data = check_json(variables)
     definition = definition_for(definition_key, version)
     with transaction.atomic():
-        instance = ProcessInstance.objects.create(
+        instance = ProcessInstance(
             definition=definition,
             business_key=business_key,
             subject_type=ContentType.objects.get_for_model(subject)
@@ -299,7 +200,9 @@ def process_start(
         )
         runner = Runner(compiled_process(definition), connectors=call_connector)
         snapshot = runner.start({**data, "business_key": business_key} if business_key else data)
-        _save(instance, snapshot, known=EMPTY, actor=actor)
+        writes = Writes()
+        _save(instance, snapshot, known=EMPTY, writes=writes, actor=actor)  # inserts the row
+        writes.flush()
         emit(
             "processes.instance.started",
             subject=instance,
@@ -320,36 +223,61 @@ def _advance(
     precondition: Callable[[Projections], bool] | None = None,
 ) -> ProcessInstance | None:
     with transaction.atomic():
-        rows = ProcessInstance.objects.select_related("definition")
-        if skip_locked and connection.features.has_select_for_update_skip_locked:
-            instance = rows.select_for_update(skip_locked=True).filter(pk=instance_id).first()
-            if instance is None:
+        found = lock_instances([instance_id], skip_locked=skip_locked)
+        if not found:
+            if skip_locked:
                 return None  # another worker holds it
-        else:
-            instance = rows.select_for_update().get(pk=instance_id)
+            raise ProcessInstance.DoesNotExist(f"no process instance {instance_id}")
+        instance = found[0]
         if instance.status not in allow_statuses:
             raise Conflict(f"the process instance is {instance.get_status_display().lower()}")
-        workflow, known = LIVE.take(instance.pk, instance.version)
-        known = known or Projections.load(instance)
-        if precondition is not None and not precondition(known):
-            if workflow is not None:  # unused: give it back for the next advance
-                LIVE.put(instance.pk, instance.version, workflow, known)
-            return None
-        runner = Runner(
-            compiled_process(instance.definition),
-            state=None if workflow is not None else json.loads(instance.state),
-            workflow=workflow,
-            connectors=call_connector,
-        )
-        snapshot = action(runner)
-        _save(
+        writes = Writes()
+        if not _step(
             instance,
-            snapshot,
-            known=known,
+            action,
+            writes=writes,
             actor=actor,
             completed_task_id=completed_task_id,
-        )
+            precondition=precondition,
+        ):
+            return None
+        writes.flush()
     return instance
+
+
+def _step(
+    instance: ProcessInstance,
+    action: Callable[[Runner], Snapshot],
+    *,
+    writes: Writes,
+    actor: Any = None,
+    completed_task_id: str = "",
+    precondition: Callable[[Projections], bool] | None = None,
+) -> bool:
+    """Run `action` on the locked instance's workflow (the live one when its version matches)
+    and record what it changed in `writes`; False if the precondition no longer holds."""
+    workflow, known = LIVE.take(instance.pk, instance.version)
+    known = known or Projections.load(instance)
+    if precondition is not None and not precondition(known):
+        if workflow is not None:  # unused: give it back for the next advance
+            LIVE.put(instance.pk, instance.version, workflow, known)
+        return False
+    runner = Runner(
+        compiled_process(instance.definition),
+        state=None if workflow is not None else json.loads(instance.state),
+        workflow=workflow,
+        connectors=call_connector,
+    )
+    snapshot = action(runner)
+    _save(
+        instance,
+        snapshot,
+        known=known,
+        writes=writes,
+        actor=actor,
+        completed_task_id=completed_task_id,
+    )
+    return True
 
 
 def _save(
@@ -357,61 +285,69 @@ def _save(
     snapshot: Snapshot,
     *,
     known: Projections,
+    writes: Writes | None = None,
     actor: Any = None,
     completed_task_id: str = "",
 ) -> None:
-    """Write the new state and whatever changed in the projections (all in the caller's
-    transaction). The per-advance history is StepRecord, so the row is updated directly."""
+    """Put the new state on `instance` and record in `writes` whatever changed in the
+    projections; the caller flushes `writes` in its transaction (without `writes`, they are
+    written at once). The per-advance history is StepRecord, so the row is updated directly
+    (a new instance is inserted here)."""
+    if writes is None:
+        writes = Writes()
+        _save(
+            instance,
+            snapshot,
+            known=known,
+            writes=writes,
+            actor=actor,
+            completed_task_id=completed_task_id,
+        )
+        writes.flush()
+        return
     now = timezone.now()
     actor_obj = actor if getattr(actor, "pk", None) else None
     instance.state = json.dumps(snapshot.state, separators=(",", ":"))
     instance.variables = snapshot.variables
     instance.version += 1
+    instance.updated_at = now
     if snapshot.completed:
         instance.status = InstanceStatus.COMPLETED
         instance.ended_at = now
     new = Projections.of(snapshot)
     instance.waits = new.to_json()
-    ProcessInstance.objects.filter(pk=instance.pk).update(
-        state=instance.state,
-        waits=instance.waits,
-        variables=instance.variables,
-        version=instance.version,
-        status=instance.status,
-        ended_at=instance.ended_at,
-        updated_at=now,
-    )
+    if instance.pk is None:
+        instance.save()
+    else:
+        writes.instance_saved(instance)
     version, workflow = instance.version, snapshot.workflow
     transaction.on_commit(lambda: LIVE.put(instance.pk, version, workflow, new))
 
     # Human tasks: new ones appear; vanished ones were completed, or cancelled (e.g. by an
     # interrupting boundary timer).
-    gone = known.open_tasks - new.open_tasks
-    if completed_task_id in gone:
-        instance.tasks.filter(task_id=completed_task_id, status=TaskStatus.OPEN).update(
-            status=TaskStatus.COMPLETED, completed_at=now, completed_by=actor_obj, updated_at=now
-        )
-    if gone - {completed_task_id}:
-        instance.tasks.filter(
-            task_id__in=gone - {completed_task_id}, status=TaskStatus.OPEN
-        ).update(status=TaskStatus.CANCELLED, completed_at=now, updated_at=now)
-    appeared = [t for t in snapshot.open_tasks if t.task_id not in known.open_tasks]
-    if appeared:
-        HumanTask.objects.bulk_create(_human_task(instance, t, now) for t in appeared)
+    for task_id in known.open_tasks - new.open_tasks:
+        if task_id == completed_task_id:
+            closed = (TaskStatus.COMPLETED.value, now, getattr(actor_obj, "pk", None))
+        else:
+            closed = (TaskStatus.CANCELLED.value, now, None)
+        writes.tasks_closed.append((*closed, instance.pk, task_id))
+    writes.new_tasks += [
+        _human_task(instance, t, now)
+        for t in snapshot.open_tasks
+        if t.task_id not in known.open_tasks
+    ]
 
     if known.timers != new.timers:
-        stale = {key[0] for key in known.timers - new.timers}
-        if stale:
-            instance.timers.filter(task_id__in=stale)._raw_delete(instance.timers.db)
-        Timer.objects.bulk_create(
+        writes.timers_gone += [(instance.pk, key[0]) for key in known.timers - new.timers]
+        writes.new_timers += [
             Timer(instance=instance, task_id=task_id, element_id=element_id, due_at=due_at)
             for task_id, element_id, due_at in new.timers - known.timers
-        )
+        ]
     if known.subscriptions != new.subscriptions:
-        stale = {key[0] for key in known.subscriptions - new.subscriptions}
-        if stale:
-            instance.subscriptions.filter(task_id__in=stale)._raw_delete(instance.timers.db)
-        MessageSubscription.objects.bulk_create(
+        writes.subscriptions_gone += [
+            (instance.pk, key[0]) for key in known.subscriptions - new.subscriptions
+        ]
+        writes.new_subscriptions += [
             MessageSubscription(
                 instance=instance,
                 task_id=task_id,
@@ -421,7 +357,7 @@ def _save(
                 correlation_key=instance.business_key,
             )
             for task_id, element_id, kind, name in new.subscriptions - known.subscriptions
-        )
+        ]
 
     if known.open_incidents - new.open_incidents:
         instance.incidents.filter(
@@ -430,18 +366,17 @@ def _save(
     for failure in snapshot.failures:
         _record_incident(instance, failure, now)
 
-    if snapshot.steps:
-        StepRecord.objects.bulk_create(
-            StepRecord(
-                instance=instance,
-                element_id=s.element_id,
-                name=s.name,
-                kind=s.kind,
-                finished_at=s.finished_at,
-                actor=actor_obj if s.kind == "UserTask" else None,
-            )
-            for s in snapshot.steps
+    writes.steps += [
+        StepRecord(
+            instance=instance,
+            element_id=s.element_id,
+            name=s.name,
+            kind=s.kind,
+            finished_at=s.finished_at,
+            actor=actor_obj if s.kind == "UserTask" else None,
         )
+        for s in snapshot.steps
+    ]
     if snapshot.completed:
         emit(
             "processes.instance.completed",
@@ -575,11 +510,15 @@ def _fire(runner: Runner, *, task_ids: list[str]) -> Snapshot:
     return runner.fire_timers(task_ids)
 
 
-def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
-    """Fire due timers in due order, oldest first; each instance in its own transaction.
+def timers_fire_due(now: datetime | None = None, *, limit: int = 2000, batch: int = 100) -> int:
+    """Fire due timers in due order, oldest first.
 
-    One query finds the due timers; each instance is then locked (skipped if another worker
-    holds it) and fired only if, as of its locked version, those timers are still pending.
+    One query finds the due timers; their instances are then fired in batches, each batch one
+    transaction that locks its instances (skipping those another worker holds), fires each
+    whose locked version still has those timers pending, and writes all their rows with one
+    statement per kind of change. Each instance's advance is whole or absent: if writing a
+    batch fails, its instances are fired again one transaction each, so only the offender
+    fails.
     """
     now = now or timezone.now()
     due: dict[int, set[tuple[str, datetime]]] = {}
@@ -589,17 +528,50 @@ def timers_fire_due(now: datetime | None = None, *, limit: int = 500) -> int:
         .values_list("instance_id", "task_id", "due_at")[:limit]
     ):
         due.setdefault(instance_id, set()).add((task_id, due_at))
+    ids = list(due)
     fired = 0
-    for instance_id, timers in due.items():
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        try:
+            fired += _fire_batch(chunk, due)
+        except Exception:
+            logger.exception("Firing a batch of %d timers failed; firing one by one", len(chunk))
+            for instance_id in chunk:
+                fired += _fire_one(instance_id, due[instance_id])
+    return fired
+
+
+def _fire_batch(ids: list[int], due: Mapping[int, set[tuple[str, datetime]]]) -> int:
+    fired = 0
+    with transaction.atomic():
+        rows = lock_instances(ids, skip_locked=True, running_only=True)
+        writes = Writes()
+        order = {instance_id: n for n, instance_id in enumerate(ids)}  # due order
+        for instance in sorted(rows, key=lambda row: order[row.pk]):
+            timers = due[instance.pk]
+            if _step(
+                instance,
+                partial(_fire, task_ids=[task_id for task_id, _due in timers]),
+                writes=writes,
+                precondition=partial(_still_due, timers=timers),
+            ):
+                fired += 1
+        writes.flush()
+    return fired
+
+
+def _fire_one(instance_id: int, timers: set[tuple[str, datetime]]) -> int:
+    try:
         instance = _advance(
             instance_id,
             partial(_fire, task_ids=[task_id for task_id, _due in timers]),
             skip_locked=True,
             precondition=partial(_still_due, timers=timers),
         )
-        if instance is not None:
-            fired += 1
-    return fired
+    except Exception:
+        logger.exception("Firing the timers of process instance %s failed", instance_id)
+        return 0
+    return 0 if instance is None else 1
 
 
 def _still_due(known: Projections, *, timers: set[tuple[str, datetime]]) -> bool:
