@@ -114,7 +114,9 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args: Any, batch: ImportBatch, sheet_names: list[str], **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.fields["sheet"].choices = [(n, n) for n in sheet_names]
+        sheet = self.fields["sheet"]
+        assert isinstance(sheet, forms.ChoiceField)  # noqa: S101
+        sheet.choices = [(n, n) for n in sheet_names]
         if batch.file_format == "csv":
             del self.fields["sheet"]
         else:
@@ -341,7 +343,11 @@ def batch_save_mapping(request: HttpRequest, public_id: UUID) -> HttpResponse:
 def batch_apply_mapping(request: HttpRequest, public_id: UUID) -> HttpResponse:
     _actor(request)
     batch = _batch(request, public_id)
-    mapping = ImportMapping.objects.filter(public_id=request.POST.get("mapping") or None).first()
+    try:
+        chosen = UUID(request.POST.get("mapping", ""))
+    except ValueError:
+        chosen = None
+    mapping = ImportMapping.objects.filter(public_id=chosen).first() if chosen else None
     if mapping is None:
         messages.error(request, _("Choose a saved mapping."))
     else:
