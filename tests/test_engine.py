@@ -249,3 +249,61 @@ def test_state_survives_without_the_live_cache() -> None:
     instance = complete(instance, "review", approved=True)
     LIVE.clear()
     assert open_tasks(instance) == ["check_credit", "prepare_contract"]
+
+
+def test_due_timers_fire_in_batches_in_due_order_each_once() -> None:
+    register_connector("konvergo.echo")(lambda inputs: inputs)
+    UserFactory.create(username="jan")
+    definition_deploy(xml=model("lead_followup.bpmn"))
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    instances = []
+    for n in range(7):  # each a minute later than the one before
+        with time_machine.travel(start + timedelta(minutes=n), tick=False):
+            instances.append(
+                process_start("lead_followup", variables={"owner": "jan", "lead": f"L{n}"})
+            )
+    LIVE.clear()  # a restarted worker: every state comes from the database
+    with time_machine.travel(start + timedelta(days=3, minutes=4), tick=False):
+        # the five due ones, in batches of two; the last two are not due yet
+        assert timers_fire_due(batch=2) == 5
+        assert timers_fire_due(batch=2) == 0
+    called = HumanTask.objects.filter(element_id="call", status=TaskStatus.OPEN)
+    assert sorted(called.values_list("instance__variables__lead", flat=True)) == [
+        "L0",
+        "L1",
+        "L2",
+        "L3",
+        "L4",
+    ]
+    assert Timer.objects.filter(element_id="wait_three_days").count() == 2
+    assert Timer.objects.filter(element_id="call_overdue").count() == 5
+    for instance in instances[:5]:
+        instance.refresh_from_db()
+        assert instance.version == 2
+        assert list(
+            StepRecord.objects.filter(instance=instance).values_list("element_id", flat=True)
+        ) == ["start", "wait_three_days", "remind"]
+
+
+def test_a_batch_that_cannot_be_written_is_fired_one_instance_at_a_time(monkeypatch) -> None:
+    from konvergo.processes.persistence import Writes
+
+    register_connector("konvergo.echo")(lambda inputs: inputs)
+    UserFactory.create(username="jan")
+    definition_deploy(xml=model("lead_followup.bpmn"))
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        for n in range(3):
+            process_start("lead_followup", variables={"owner": "jan", "lead": f"L{n}"})
+    flush = Writes.flush
+
+    def refuse_batches(writes: Writes) -> None:
+        if len(writes.instances) > 1:
+            raise RuntimeError("the database refused the batch")
+        flush(writes)
+
+    monkeypatch.setattr(Writes, "flush", refuse_batches)
+    with time_machine.travel(start + timedelta(days=3, minutes=1), tick=False):
+        assert timers_fire_due() == 3
+    assert HumanTask.objects.filter(element_id="call", status=TaskStatus.OPEN).count() == 3
+    assert not Timer.objects.filter(element_id="wait_three_days").exists()
