@@ -30,7 +30,7 @@ def test_the_queue_view_lists_open_tickets_with_sla_badges() -> None:
         assignee=d.agents[0],
     )  # fmt: skip
 
-    page = signed_in(d.agents[0]).get(reverse("tickets:list"), {"queue": d.queue.public_id})
+    page = signed_in(d.agents[0]).get(reverse("tickets:list"), {"queue": str(d.queue.public_id)})
 
     assert page.status_code == 200
     html = page.content.decode()
