@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "konvergo.triggers",
     "konvergo.inbox",
     "konvergo.integrations",
+    "konvergo.designer",
     "django_filters",
     "konvergo.api",
     "konvergo.web",

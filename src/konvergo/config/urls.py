@@ -20,6 +20,7 @@ urlpatterns = [
     path("triggers/", include("konvergo.triggers.urls")),
     path("inbox/", include("konvergo.inbox.urls")),
     path("integrations/", include("konvergo.integrations.urls")),
+    path("processes/", include("konvergo.designer.urls")),
     path("", include("konvergo.org.urls")),
     path("", include("konvergo.web.urls")),
 ]
