@@ -21,8 +21,12 @@ USER = settings.AUTH_USER_MODEL
 class Comment(BaseModel):
     """A remark on a process instance, shown on the pages of all its tasks."""
 
-    instance = models.ForeignKey(
-        "processes.ProcessInstance", on_delete=models.CASCADE, related_name="comments"
+    # Not "instance": django-simple-history reserves that name on history rows.
+    process = models.ForeignKey(
+        "processes.ProcessInstance",
+        on_delete=models.CASCADE,
+        related_name="comments",
+        verbose_name=_("process"),
     )
     task = models.ForeignKey(
         "processes.HumanTask",

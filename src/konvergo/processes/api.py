@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from konvergo.core.errors import BusinessError, NotAllowed
+from konvergo.core.errors import BusinessError, FieldErrors, NotAllowed
 from konvergo.org.models import User
+from konvergo.processes.assignment import claimable_q, involved_q
 from konvergo.processes.models import (
     HumanTask,
     Incident,
@@ -31,6 +34,15 @@ from konvergo.processes.services import (
     message_correlate,
     process_start,
     task_complete,
+)
+from konvergo.processes.task_actions import (
+    may_view,
+    require_may_complete,
+    require_may_delegate,
+    task_claim,
+    task_delegate,
+    task_return,
+    task_unclaim,
 )
 
 router = Router(tags=["processes"])
@@ -76,7 +88,8 @@ def deploy(request: HttpRequest) -> Status[list[DefinitionOut]]:
         xml = request.body
     if not xml:
         raise BusinessError("Send the BPMN XML as the request body or as a 'file' upload.")
-    result = definition_deploy(xml=xml, actor=user)
+    forms = {str(f.name): f.read() for f in request.FILES.getlist("forms")}  # form-js schemas
+    result = definition_deploy(xml=xml, actor=user, forms=forms)
     return Status(201 if result.created else 200, [definition_out(d) for d in result.definitions])
 
 
@@ -312,10 +325,22 @@ class TaskOut(Schema):
     name: str
     element_id: str
     instance: UUID
+    process: str
+    status: str
     assignee: str | None
+    candidate_users: list[str]
     candidate_groups: list[str]
+    on_behalf_of: str | None
+    delegated_by: str | None
+    delegation_note: str
     due_at: datetime | None
+    follow_up_at: datetime | None
+    priority: int
     form: str
+
+
+def _username(user: Any) -> str | None:
+    return user.username if user is not None else None
 
 
 def task_out(t: HumanTask) -> TaskOut:
@@ -324,23 +349,45 @@ def task_out(t: HumanTask) -> TaskOut:
         name=t.name,
         element_id=t.element_id,
         instance=t.instance.public_id,
-        assignee=t.assignee.username if t.assignee else None,
+        process=t.instance.definition.key,
+        status=t.status,
+        assignee=_username(t.assignee),
+        candidate_users=t.candidate_users,
         candidate_groups=t.candidate_groups,
+        on_behalf_of=_username(t.on_behalf_of),
+        delegated_by=_username(t.delegated_by),
+        delegation_note=t.delegation_note,
         due_at=t.due_at,
+        follow_up_at=t.follow_up_at,
+        priority=t.priority,
         form=t.form_key,
     )
 
 
-@router.get("/tasks", response=list[TaskOut], summary="Human tasks")
+@router.get("/tasks", response=list[TaskOut], summary="Human tasks (mine, claimable, ...)")
 def tasks(
     request: HttpRequest,
     instance: UUID | None = None,
     assignee: str | None = None,
     state: str = "open",
+    candidate: str | None = None,
+    delegated_by: str | None = None,
+    process: str | None = None,
+    overdue: bool | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+    priority_min: int | None = None,
+    order: str = "due",
+    limit: int = 500,
 ) -> list[TaskOut]:
+    """Filters: `assignee` (me or a user name), `candidate=me` (unassigned tasks I may claim),
+    `delegated_by` (me or a user name), `process` (key), `overdue`, `due_before`/`due_after`,
+    `priority_min`; `order` is `due` (then priority) or `priority` (then due); at most 500."""
     user = request.user
     assert isinstance(user, User)  # noqa: S101  (the API requires authentication)
-    rows = HumanTask.objects.select_related("instance", "assignee")
+    rows = HumanTask.objects.select_related(
+        "instance__definition", "assignee", "on_behalf_of", "delegated_by"
+    )
     if state:
         rows = rows.filter(status=state)
     if instance:
@@ -349,24 +396,101 @@ def tasks(
         rows = rows.filter(assignee=user)
     elif assignee:
         rows = rows.filter(assignee__username=assignee)
+    if candidate == "me":
+        rows = rows.filter(claimable_q(user))
+    if delegated_by == "me":
+        rows = rows.filter(delegated_by=user)
+    elif delegated_by:
+        rows = rows.filter(delegated_by__username=delegated_by)
+    if process:
+        rows = rows.filter(instance__definition__key=process)
+    now = timezone.now()
+    if overdue is not None:
+        rows = rows.filter(due_at__lt=now) if overdue else rows.exclude(due_at__lt=now)
+    if due_before:
+        rows = rows.filter(due_at__lt=due_before)
+    if due_after:
+        rows = rows.filter(due_at__gte=due_after)
+    if priority_min is not None:
+        rows = rows.filter(priority__gte=priority_min)
     if not user.has_perm("processes.view_humantask"):
-        rows = rows.filter(assignee=user)  # everyone sees their own work
-    return [task_out(t) for t in rows[:500]]
+        rows = rows.filter(involved_q(user))  # everyone sees the work that concerns them
+    due = F("due_at").asc(nulls_last=True)
+    rows = rows.order_by(
+        *((F("priority").desc(), due) if order == "priority" else (due, F("priority").desc())),
+        "created_at",
+    )
+    return [task_out(t) for t in rows[: max(1, min(limit, 500))]]
 
 
 class CompleteIn(Schema):
     variables: dict[str, Any] = {}
 
 
+def _task(task_id: UUID) -> HumanTask:
+    return get_object_or_404(
+        HumanTask.objects.select_related("instance__definition"), public_id=task_id
+    )
+
+
 @router.post("/tasks/{task_id}/complete", response=InstanceOut, summary="Complete a task")
 def complete_task(request: HttpRequest, task_id: UUID, payload: CompleteIn) -> InstanceOut:
+    """403 if you may not complete it, 422 with field errors if the data fail its form,
+    409 if it is already completed; in every case nothing changes."""
     user = request.user
-    task = get_object_or_404(HumanTask, public_id=task_id)
-    if task.assignee_id not in (None, user.pk) and not user.has_perm("processes.change_humantask"):
-        raise NotAllowed("This task is assigned to someone else.")
+    task = _task(task_id)
+    require_may_complete(user, task)
     instance = task_complete(task=task, variables=payload.variables, actor=user)
     instance.refresh_from_db()
     return instance_out(instance)
+
+
+def _visible_task(request: HttpRequest, task_id: UUID) -> tuple[User, HumanTask]:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101  (the API requires authentication)
+    task = _task(task_id)
+    if not may_view(user, task):
+        raise NotAllowed("You may not see this task.")
+    return user, task
+
+
+@router.post("/tasks/{task_id}/claim", response=TaskOut, summary="Claim a task")
+def claim_task(request: HttpRequest, task_id: UUID) -> TaskOut:
+    user, task = _visible_task(request, task_id)
+    return task_out(_task(task_claim(task=task, actor=user).public_id))
+
+
+@router.post("/tasks/{task_id}/unclaim", response=TaskOut, summary="Give a task back")
+def unclaim_task(request: HttpRequest, task_id: UUID) -> TaskOut:
+    user, task = _visible_task(request, task_id)
+    return task_out(_task(task_unclaim(task=task, actor=user).public_id))
+
+
+class DelegateIn(Schema):
+    to_user: str = Field(description="user name of the delegate")
+    note: str = Field("", max_length=2000)
+
+
+@router.post("/tasks/{task_id}/delegate", response=TaskOut, summary="Delegate with a note")
+def delegate_task(request: HttpRequest, task_id: UUID, payload: DelegateIn) -> TaskOut:
+    user, task = _visible_task(request, task_id)
+    require_may_delegate(user, task)
+    target = User.objects.filter(username=payload.to_user).first()
+    if target is None:
+        raise FieldErrors({"to_user": ["There is no user with this name."]})
+    task_delegate(task=task, to_user=target, note=payload.note, actor=user)
+    return task_out(_task(task_id))
+
+
+class ReturnIn(Schema):
+    note: str = Field("", max_length=2000)
+
+
+@router.post("/tasks/{task_id}/return", response=TaskOut, summary="Return a delegated task")
+def return_task(request: HttpRequest, task_id: UUID, payload: ReturnIn) -> TaskOut:
+    user, task = _visible_task(request, task_id)
+    task_return(task=task, note=payload.note, actor=user)
+    return task_out(_task(task_id))
 
 
 class MessageIn(Schema):

@@ -37,6 +37,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -450,3 +451,20 @@ def human_task_for(instance: ProcessInstance, task: Any, now: datetime) -> Human
         priority=_priority(str(extensions.get("camunda:priority", "")), context),
         form_key=str(extensions.get("camunda:formKey", "")),
     )
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def claimable_q(user: User) -> Q:
+    """Unassigned tasks `user` may claim (as a candidate user or through a group)."""
+    match = Q()
+    for key in user_keys(user):
+        match |= Q(candidates__contains=f"|{key}|")
+    return Q(assignee__isnull=True) & match
+
+
+def involved_q(user: User) -> Q:
+    """Tasks that concern `user`: assigned to them, for them (deputy), delegated by them, or
+    claimable by them."""
+    return Q(assignee=user) | Q(on_behalf_of=user) | Q(delegated_by=user) | claimable_q(user)

@@ -58,6 +58,11 @@ def require_may_complete(user: Any, task: HumanTask) -> None:
         raise NotAllowed(_("You may not complete this task."))
 
 
+def require_may_delegate(user: Any, task: HumanTask) -> None:
+    if task.assignee_id != user.pk and not user.has_perm(MANAGE):
+        raise NotAllowed(_("Only the assignee may delegate this task; claim it first."))
+
+
 def _locked(task: HumanTask) -> HumanTask:
     locked = (
         HumanTask.objects.select_for_update()
@@ -132,8 +137,7 @@ def task_delegate(*, task: HumanTask, to_user: User, note: str = "", actor: User
     A delegate who is away is replaced by their deputy. The person who delegated first stays
     the one it returns to, even if it is delegated on."""
     locked = _locked(task)
-    if locked.assignee_id != actor.pk and not actor.has_perm(MANAGE):
-        raise NotAllowed(_("Only the assignee may delegate this task; claim it first."))
+    require_may_delegate(actor, locked)
     if not to_user.is_active:
         raise BusinessError(
             _("%(user)s cannot receive tasks (inactive).") % {"user": to_user},
