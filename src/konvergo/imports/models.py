@@ -17,7 +17,7 @@ USER = settings.AUTH_USER_MODEL
 
 
 class DuplicatePolicy(models.TextChoices):
-    SKIP = "skip", _("Skip the row")
+    SKIP = "skip", _("Keep it as it is (link the row to it)")
     UPDATE = "update", _("Update the existing record")
     CREATE = "create", _("Create a new record anyway")
 
