@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from konvergo.crm.models import Organization
+from konvergo.crm.selectors import TimelineItem
 from konvergo.org.models import Scope, User
 from konvergo.org.permissions import scope_for, visible
 from konvergo.tickets import choices
@@ -84,3 +88,32 @@ def ticket_by_secret(secret: str) -> Ticket | None:
 
 def queues_for(user: Any) -> QuerySet[Queue]:
     return Queue.objects.select_related("team", "calendar").order_by("name")
+
+
+def ticket_timeline_items(user: Any, record: Any) -> list[TimelineItem]:
+    """The client's tickets in the CRM dossier timeline (registered in TicketsConfig.ready)."""
+    if scope_for(user, Ticket) is None:
+        return []
+    side = "organization" if isinstance(record, Organization) else "requester"
+    rows = (
+        tickets_visible(user)
+        .filter(**{side: record})
+        .select_related("priority")
+        .order_by("-created_at")[:20]
+    )
+    return [
+        TimelineItem(
+            kind="ticket",
+            when=ticket.created_at,
+            title=_("Ticket %(ref)s: %(subject)s (%(status)s)")
+            % {
+                "ref": ticket.reference,
+                "subject": ticket.subject,
+                "status": ticket.get_status_display(),
+            },
+            url=reverse("tickets:detail", args=[ticket.public_id]),
+            planned=False,
+            record=ticket,
+        )
+        for ticket in rows
+    ]

@@ -99,3 +99,17 @@ def test_the_customer_follows_and_answers_by_the_secret_link() -> None:
     assert "Order 4711" in answered.content.decode()
     assert ticket.comments.get().from_customer is True
     assert anonymous.get(reverse("tickets:follow", args=["wrong"])).status_code == 404
+
+
+def test_the_clients_tickets_appear_in_their_crm_dossier_timeline() -> None:
+    d = desk()
+    customer = OrganizationFactory.create(legal_name="Acme GmbH", owner=d.head)
+    ticket = ticket_create(
+        actor=None, subject="Invoice wrong", queue=d.queue, organization=customer
+    )
+
+    page = signed_in(d.head).get(reverse("crm:organization_timeline", args=[customer.public_id]))
+
+    html = page.content.decode()
+    assert f"Ticket #{ticket.number}: Invoice wrong (New)" in html
+    assert reverse("tickets:detail", args=[ticket.public_id]) in html
