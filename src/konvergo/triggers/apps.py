@@ -6,3 +6,7 @@ class TriggersConfig(AppConfig):
     name = "konvergo.triggers"
     label = "triggers"
     verbose_name = _("Triggers")
+
+    def ready(self) -> None:
+        # Registers the events subscriber and the demo step.
+        from konvergo.triggers import demo_data, subscribers  # noqa: F401
