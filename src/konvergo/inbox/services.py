@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -227,11 +228,12 @@ def tasks_send_reminders(now: datetime) -> int:
 
 
 @lru_cache(maxsize=256)
-def _elements_with_boundary_timer(definition_id: int) -> frozenset[str]:
-    """Activities of a version that carry a boundary timer: the model handles lateness there."""
+def _elements_with_boundary_timer(definition: UUID) -> frozenset[str]:
+    """Activities of a version that carry a boundary timer: the model handles lateness there.
+    (Cached by the version's UUID: a version never changes, and a UUID is never reused.)"""
     from lxml import etree
 
-    xml = ProcessDefinition.objects.values_list("bpmn_xml", flat=True).get(pk=definition_id)
+    xml = ProcessDefinition.objects.values_list("bpmn_xml", flat=True).get(public_id=definition)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     root = etree.fromstring(xml.encode(), parser=parser)
     return frozenset(
@@ -244,7 +246,7 @@ def _elements_with_boundary_timer(definition_id: int) -> frozenset[str]:
 def escalation_rule(task: HumanTask) -> str:
     """What lateness does to this task: the model's `escalation` property, else the default
     (KONVERGO_INBOX_ESCALATION); `none` where the model has a boundary timer on the task."""
-    if task.element_id in _elements_with_boundary_timer(task.instance.definition_id):
+    if task.element_id in _elements_with_boundary_timer(task.instance.definition.public_id):
         return "none"
     return task.escalation or getattr(settings, "KONVERGO_INBOX_ESCALATION", "manager")
 

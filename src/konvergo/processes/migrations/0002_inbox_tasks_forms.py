@@ -9,126 +9,184 @@ from django.db import migrations, models
 def tasks_already_announced(apps, schema_editor):
     """Tasks open before the inbox existed were never announced; do not announce them now."""
     HumanTask = apps.get_model("processes", "HumanTask")
-    HumanTask.objects.filter(notified_at__isnull=True).update(notified_at=django.utils.timezone.now())
+    HumanTask.objects.filter(notified_at__isnull=True).update(
+        notified_at=django.utils.timezone.now()
+    )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('processes', '0001_initial'),
+        ("processes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FormSchema',
+            name="FormSchema",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('form_id', models.CharField(max_length=200, verbose_name='form id')),
-                ('file_name', models.CharField(max_length=255, verbose_name='file name')),
-                ('schema', models.JSONField(verbose_name='schema')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("form_id", models.CharField(max_length=200, verbose_name="form id")),
+                ("file_name", models.CharField(max_length=255, verbose_name="file name")),
+                ("schema", models.JSONField(verbose_name="schema")),
             ],
             options={
-                'verbose_name': 'form',
-                'verbose_name_plural': 'forms',
-                'ordering': ['file_name'],
+                "verbose_name": "form",
+                "verbose_name_plural": "forms",
+                "ordering": ["file_name"],
             },
         ),
         migrations.CreateModel(
-            name='HumanTaskLog',
+            name="HumanTaskLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=16, verbose_name='action')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('at', models.DateTimeField(auto_now_add=True, verbose_name='at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=16, verbose_name="action")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                ("at", models.DateTimeField(auto_now_add=True, verbose_name="at")),
             ],
             options={
-                'verbose_name': 'task action',
-                'verbose_name_plural': 'task actions',
-                'ordering': ['at', 'pk'],
+                "verbose_name": "task action",
+                "verbose_name_plural": "task actions",
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='candidates',
-            field=models.TextField(blank=True, default='', editable=False, verbose_name='candidates'),
+            model_name="humantask",
+            name="candidates",
+            field=models.TextField(
+                blank=True, default="", editable=False, verbose_name="candidates"
+            ),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='delegated_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='delegated_process_tasks', to=settings.AUTH_USER_MODEL, verbose_name='delegated by'),
+            model_name="humantask",
+            name="delegated_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="delegated_process_tasks",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="delegated by",
+            ),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='delegation_note',
-            field=models.TextField(blank=True, verbose_name='delegation note'),
+            model_name="humantask",
+            name="delegation_note",
+            field=models.TextField(blank=True, verbose_name="delegation note"),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='escalated_at',
+            model_name="humantask",
+            name="escalated_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='escalation',
-            field=models.CharField(blank=True, max_length=16, verbose_name='when overdue'),
+            model_name="humantask",
+            name="escalation",
+            field=models.CharField(blank=True, max_length=16, verbose_name="when overdue"),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='notified_at',
+            model_name="humantask",
+            name="notified_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='on_behalf_of',
-            field=models.ForeignKey(blank=True, help_text='The absent person whose deputy got this task.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='on behalf of'),
+            model_name="humantask",
+            name="on_behalf_of",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The absent person whose deputy got this task.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="on behalf of",
+            ),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='remind_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='remind at'),
+            model_name="humantask",
+            name="remind_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="remind at"),
         ),
         migrations.AddField(
-            model_name='humantask',
-            name='reminded_at',
+            model_name="humantask",
+            name="reminded_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='humantask',
-            index=models.Index(fields=['status', 'due_at'], name='proc_task_open_due'),
+            model_name="humantask",
+            index=models.Index(fields=["status", "due_at"], name="proc_task_open_due"),
         ),
         migrations.AddField(
-            model_name='formschema',
-            name='definition',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='forms', to='processes.processdefinition'),
+            model_name="formschema",
+            name="definition",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="forms",
+                to="processes.processdefinition",
+            ),
         ),
         migrations.AddField(
-            model_name='humantasklog',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="humantasklog",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='humantasklog',
-            name='from_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="humantasklog",
+            name="from_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='humantasklog',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='log', to='processes.humantask'),
+            model_name="humantasklog",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="log",
+                to="processes.humantask",
+            ),
         ),
         migrations.AddField(
-            model_name='humantasklog',
-            name='to_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="humantasklog",
+            name="to_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='formschema',
-            constraint=models.UniqueConstraint(fields=('definition', 'form_id'), name='proc_form_id_once'),
+            model_name="formschema",
+            constraint=models.UniqueConstraint(
+                fields=("definition", "form_id"), name="proc_form_id_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='formschema',
-            constraint=models.UniqueConstraint(fields=('definition', 'file_name'), name='proc_form_file_once'),
+            model_name="formschema",
+            constraint=models.UniqueConstraint(
+                fields=("definition", "file_name"), name="proc_form_file_once"
+            ),
         ),
         migrations.RunPython(tasks_already_announced, migrations.RunPython.noop),
     ]
