@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -18,7 +18,7 @@ from konvergo.crm.selectors import TimelineItem
 from konvergo.org.models import Scope, User
 from konvergo.org.permissions import scope_for, visible
 from konvergo.tickets import choices
-from konvergo.tickets.models import Comment, Queue, Ticket
+from konvergo.tickets.models import Comment, Escalation, Queue, Ticket
 
 LIST_RELATED = ("queue", "priority", "assignee", "category", "organization", "requester")
 
@@ -117,3 +117,14 @@ def ticket_timeline_items(user: Any, record: Any) -> list[TimelineItem]:
         )
         for ticket in rows
     ]
+
+
+def escalation_counts(*, since: Any, until: Any) -> dict[tuple[str, int], int]:
+    """How many escalations fired per (target, level) in [since, until), for reports."""
+    rows = (
+        Escalation.objects.filter(fired_at__gte=since, fired_at__lt=until)
+        .values_list("metric", "level")
+        .annotate(n=Count("pk"))
+        .order_by("metric", "level")
+    )
+    return {(metric, level): n for metric, level, n in rows}

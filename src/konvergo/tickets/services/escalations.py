@@ -87,6 +87,7 @@ def _escalate(ticket: Ticket, *, now: datetime, levels: list[EscalationLevel]) -
     fired_keys = set(ticket.escalations.values_list("metric", "level"))
     count = 0
     changed = False
+    reassigned = False
     # Fire in order; a raised priority shortens the targets, so look again after each.
     while True:
         due = sorted(
@@ -118,6 +119,7 @@ def _escalate(ticket: Ticket, *, now: datetime, levels: list[EscalationLevel]) -
             _raise_priority(ticket)
         if level.reassign_to_id is not None and level.reassign_to != ticket.assignee:
             ticket.assignee = level.reassign_to
+            reassigned = True
         changed = changed or level.raise_priority or level.reassign_to_id is not None
         metric_label = choices.Metric(pending.metric).label
         if recipient is not None:
@@ -149,6 +151,26 @@ def _escalate(ticket: Ticket, *, now: datetime, levels: list[EscalationLevel]) -
     if changed:
         ticket.version += 1
         ticket.save()
+    if reassigned and ticket.assignee is not None:
+        emit(
+            "tickets.ticket.assigned",
+            subject=ticket,
+            payload={
+                "ticket": str(ticket.public_id),
+                "number": ticket.number,
+                "status": ticket.status,
+                "priority": ticket.priority.key,
+                "queue": str(ticket.queue.public_id),
+                "assignee": str(ticket.assignee.public_id),
+            },
+        )
+        notify(
+            recipient=ticket.assignee,
+            title=_("Ticket %(ref)s escalated to you: %(subject)s")
+            % {"ref": ticket.reference, "subject": ticket.subject},
+            url=f"/tickets/{ticket.public_id}/",
+            when=now,
+        )
     else:
         # Only the sweep's own columns: an agent's concurrent edit is not overwritten.
         Ticket.objects.filter(pk=ticket.pk).update(

@@ -16,6 +16,7 @@ from konvergo.core.models import Event
 from konvergo.org.models import Notification
 from konvergo.tickets import choices
 from konvergo.tickets.models import Escalation, Ticket
+from konvergo.tickets.selectors import escalation_counts
 from konvergo.tickets.services.escalations import escalations_fire_due
 from konvergo.tickets.services.tickets import comment_add, ticket_create, ticket_transition
 from konvergo.tickets.tests.factories import desk
@@ -191,3 +192,26 @@ def test_two_workers_sweeping_at_once_fire_each_level_exactly_once() -> None:
     }
     assert sum(counts) == Escalation.objects.count() == 30 * 6
     assert escalations_fire_due(now=berlin(2, 17)) == 0
+
+
+@pytest.mark.django_db
+def test_a_level_may_reassign_the_ticket_and_escalations_are_counted_for_reports() -> None:
+    d = desk()
+    level_two = d.ladder[2]
+    level_two.reassign_to = d.lead
+    level_two.save()
+    ticket = p1_ticket(d)
+
+    escalations_fire_due(now=berlin(2, 17))
+
+    ticket.refresh_from_db()
+    assert ticket.assignee == d.lead
+    assert Event.objects.filter(name="tickets.ticket.assigned").count() == 2  # created, then L2
+    assert escalation_counts(since=berlin(2, 0), until=berlin(3, 0)) == {
+        ("first_response", 0): 1,
+        ("first_response", 1): 1,
+        ("first_response", 2): 1,
+        ("resolution", 0): 1,
+        ("resolution", 1): 1,
+        ("resolution", 2): 1,
+    }
