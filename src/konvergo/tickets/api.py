@@ -29,14 +29,16 @@ from konvergo.tickets.models import (
     Category,
     Comment,
     Escalation,
+    EscalationLevel,
     Priority,
     Queue,
     SlaPolicy,
     Ticket,
+    TicketLink,
 )
 from konvergo.tickets.selectors import LIST_RELATED, ticket_comments, ticket_list, tickets_visible
 from konvergo.tickets.services import tickets as services
-from konvergo.tickets.services.setup import queue_create, sla_policy_create
+from konvergo.tickets.services.setup import category_create, queue_create, sla_policy_create
 
 router = Router(tags=["tickets"])
 MAX_PAGE = 200
@@ -231,6 +233,41 @@ class MergeIn(Schema):
     into: UUID
 
 
+class SplitIn(Schema):
+    subject: str
+    comments: list[UUID] = Field(description="The comments that move to the new ticket.")
+
+
+class LinkIn(Schema):
+    target: UUID
+    kind: str = Field("relates", description=", ".join(choices.LinkKind.values))
+
+
+class LinkOut(Schema):
+    source: Ref
+    target: Ref
+    kind: str
+
+
+class CategoryIn(Schema):
+    name: str
+    fields: list[dict[str, Any]] = Field(
+        default_factory=list, description='[{"key", "label", "required"}]'
+    )
+    process_key: str = ""
+    process_auto: bool = False
+
+
+class EscalationLevelOut(Schema):
+    level: int
+    name: str
+    percent: int
+    after_minutes: int
+    notify: str
+    raise_priority: bool
+    reassign_to: UserRef | None
+
+
 class TicketQuery(Schema):
     queue: UUID | None = None
     status: str | None = None
@@ -302,6 +339,22 @@ def priorities_list(request: HttpRequest) -> models.QuerySet[Priority]:
 def categories_list(request: HttpRequest) -> models.QuerySet[Category]:
     allowed(request, "view", Ticket)
     return Category.objects.order_by("name")
+
+
+@router.post("/categories", response={201: CategoryOut}, summary="Create a category")
+def categories_create(request: HttpRequest, payload: CategoryIn) -> Status[Category]:
+    user = allowed(request, "add", Category)
+    with writing(user):
+        category = category_create(**payload.model_dump())
+    return Status(201, category)
+
+
+@router.get(
+    "/escalation-levels", response=list[EscalationLevelOut], summary="The escalation ladder"
+)
+def escalation_levels_list(request: HttpRequest) -> models.QuerySet[EscalationLevel]:
+    allowed(request, "view", Ticket)
+    return EscalationLevel.objects.select_related("reassign_to").order_by("level")
 
 
 @router.get("/queues", response=list[QueueOut], summary="List queues")
@@ -449,3 +502,29 @@ def tickets_start_process(request: HttpRequest, ticket_id: UUID) -> Ticket:
     with writing(user):
         services.ticket_start_process(actor=user, ticket=ticket)
     return _fresh(ticket)
+
+
+@router.post("/{ticket_id}/split", response={201: TicketOut}, summary="Split off a new ticket")
+def tickets_split(request: HttpRequest, ticket_id: UUID, payload: SplitIn) -> Status[Ticket]:
+    user = allowed(request, "change", Ticket)
+    ticket = _ticket(user, ticket_id)
+    comments = list(ticket.comments.filter(public_id__in=payload.comments))
+    if len(comments) != len(set(payload.comments)):
+        raise FieldErrors({"comments": [_("Name comments of this ticket only.")]})
+    with writing(user):
+        new = services.ticket_split(
+            actor=user, ticket=ticket, comments=comments, subject=payload.subject
+        )
+    return Status(201, _fresh(new))
+
+
+@router.post("/{ticket_id}/links", response={201: LinkOut}, summary="Link to another ticket")
+def tickets_link(request: HttpRequest, ticket_id: UUID, payload: LinkIn) -> Status[TicketLink]:
+    user = allowed(request, "change", Ticket)
+    source = _ticket(user, ticket_id)
+    target = tickets_visible(user).filter(public_id=payload.target).first()
+    if target is None:
+        raise FieldErrors({"target": [_("No such record: %(id)s") % {"id": payload.target}]})
+    with writing(user):
+        link = services.ticket_link(actor=user, source=source, target=target, kind=payload.kind)
+    return Status(201, link)

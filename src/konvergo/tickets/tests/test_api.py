@@ -156,3 +156,28 @@ def test_unknown_references_are_field_errors() -> None:
     assert refused.status_code == 422
     assert refused.json()["error"]["details"] == {"priority": ["No such priority: P9"]}
     assert Ticket.objects.count() == 0
+
+
+def test_split_and_link_through_the_api() -> None:
+    d = desk()
+    api = Api(d.agents[0])
+    first = api.post("/", {"subject": "Laptop and phone", "queue": str(d.queue.public_id)})
+    first_id = first.json()["id"]
+    api.post(f"/{first_id}/comments", {"body": "Laptop is slow", "public": True})
+    phone = api.post(f"/{first_id}/comments", {"body": "Phone broken", "public": True}).json()
+
+    split = api.post(f"/{first_id}/split", {"subject": "Phone broken", "comments": [phone["id"]]})
+
+    assert split.status_code == 201
+    new_id = split.json()["id"]
+    assert [c["body"] for c in api.get(f"/{new_id}/comments").json()] == ["<p>Phone broken</p>"]
+    linked = api.post(f"/{first_id}/links", {"target": new_id, "kind": "blocks"})
+    assert linked.status_code == 201
+    assert linked.json()["kind"] == "blocks"
+    bad = api.post(f"/{first_id}/links", {"target": first_id, "kind": "relates"})
+    assert bad.status_code == 422
+    assert [lvl["name"] for lvl in api.get("/escalation-levels").json()] == [
+        "Warning",
+        "Level 1",
+        "Level 2",
+    ]
