@@ -32,8 +32,8 @@ def due_tickets(now: datetime) -> list[Ticket]:
         Ticket.objects.filter(next_escalation_at__lte=now)
         .order_by("next_escalation_at")
         .select_related(
-            "queue__team", "queue__department", "queue__calendar", "priority", "sla_policy",
-            "assignee", "category__department",
+            "queue__team__lead", "queue__department__head", "queue__calendar", "priority",
+            "sla_policy", "assignee", "category__department__head",
         )
     )  # fmt: skip
     if connection.features.has_select_for_update_skip_locked:
@@ -48,8 +48,14 @@ def escalations_fire_due(*, now: datetime) -> int:
     while True:
         with transaction.atomic():
             tickets = due_tickets(now)
+            # What already fired on the batch, in one query (the rows are locked now).
+            done: dict[int, set[tuple[str, int]]] = {t.pk: set() for t in tickets}
+            for ticket_id, metric, level in Escalation.objects.filter(
+                ticket_id__in=list(done)
+            ).values_list("ticket_id", "metric", "level"):
+                done[ticket_id].add((metric, level))
             for ticket in tickets:
-                fired += _escalate(ticket, now=now, levels=levels)
+                fired += _escalate(ticket, now=now, levels=levels, fired_keys=done[ticket.pk])
         if len(tickets) < BATCH:
             return fired
 
@@ -82,9 +88,14 @@ def _raise_priority(ticket: Ticket) -> None:
         sla.sla_assign_policy(ticket)
 
 
-def _escalate(ticket: Ticket, *, now: datetime, levels: list[EscalationLevel]) -> int:
+def _escalate(
+    ticket: Ticket,
+    *,
+    now: datetime,
+    levels: list[EscalationLevel],
+    fired_keys: set[tuple[str, int]],
+) -> int:
     spec = sla.queue_calendar(ticket.queue)
-    fired_keys = set(ticket.escalations.values_list("metric", "level"))
     count = 0
     changed = False
     reassigned = False
