@@ -27,6 +27,8 @@ CAMUNDA_BEHAVIORS_VERSION="1.18.0"
 AUTO_LAYOUT_VERSION="1.3.0"
 FORM_JS_VERSION="1.23.0"
 DMN_JS_VERSION="17.10.2"
+PANEL_CORE_VERSION="3.55.0"
+CAMUNDA_DMN_MODDLE_VERSION="1.3.1"
 ESBUILD_VERSION="0.28.2"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,12 +41,12 @@ npm init -y >/dev/null
 npm install --no-audit --no-fund --ignore-scripts \
   "bpmn-js@$BPMN_JS_VERSION" \
   "bpmn-js-properties-panel@$PROPERTIES_PANEL_VERSION" \
-  "@bpmn-io/properties-panel" \
+  "@bpmn-io/properties-panel@$PANEL_CORE_VERSION" \
   "bpmn-js-element-templates@$ELEMENT_TEMPLATES_VERSION" \
   "camunda-bpmn-moddle@$CAMUNDA_MODDLE_VERSION" \
   "camunda-bpmn-js-behaviors@$CAMUNDA_BEHAVIORS_VERSION" \
   "bpmn-auto-layout@$AUTO_LAYOUT_VERSION" \
-  camunda-dmn-moddle \
+  "camunda-dmn-moddle@$CAMUNDA_DMN_MODDLE_VERSION" \
   "@bpmn-io/form-js-editor@$FORM_JS_VERSION" \
   "dmn-js@$DMN_JS_VERSION" \
   "esbuild@$ESBUILD_VERSION" >/dev/null

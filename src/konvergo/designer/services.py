@@ -20,7 +20,6 @@ from konvergo.core.errors import BusinessError, Conflict
 from konvergo.designer.models import ProcessDraft
 from konvergo.designer.validation import (
     BPMN_NS,
-    FLOW_NODES,
     InvalidXml,
     Problem,
     process_info,
@@ -223,12 +222,16 @@ def _elements(xml: str) -> dict[str, tuple[str, dict[str, str], str]]:
         qname = etree.QName(node)
         if qname.namespace != BPMN_NS:
             continue  # diagram coordinates are layout, not behaviour
+        if qname.localname == "definitions":
+            continue
+        # Children with their own id are compared on their own; the rest (conditions,
+        # extension elements, documentation) belongs to this element.
         children = b"".join(
             etree.tostring(child)
             for child in node
             if isinstance(child.tag, str)
-            and etree.QName(child).localname
-            not in FLOW_NODES | {"sequenceFlow", "incoming", "outgoing"}
+            and not child.get("id")
+            and etree.QName(child).localname not in {"incoming", "outgoing"}
         ).decode()
         attributes = {str(etree.QName(k).localname): v for k, v in node.attrib.items() if k != "id"}
         found[node.get("id")] = (str(qname.localname), attributes, children)
