@@ -142,7 +142,7 @@ def _history(task: HumanTask) -> list[dict[str, Any]]:
                 "what": entry.task.name,
                 "kind": str(labels.get(entry.action, entry.action)),
                 "who": entry.actor,
-                "to": entry.to_user,
+                "to": entry.to_user if entry.to_user_id != entry.actor_id else None,
                 "note": entry.note,
             }
         )

@@ -70,7 +70,9 @@
     if (!box || !schema || typeof window.FormViewer === "undefined") return;
     var errorsBox = document.getElementById("kv-form-errors");
     var data = readJson("kv-form-data") || {};
-    var form = new window.FormViewer.Form({ container: box });
+    // No input debouncing: with it, a field typed into and then left quickly could lose the
+    // choice made right after (the late update writes back older data).
+    var form = new window.FormViewer.Form({ container: box, debounce: false });
     form.importSchema(schema, data).then(function () {
       // A submit button of our own when the form has none.
       if (!box.querySelector("button[type=submit]")) {
