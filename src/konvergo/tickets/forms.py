@@ -7,8 +7,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from konvergo.core.models import BusinessCalendar
 from konvergo.crm.models import Organization, Person
-from konvergo.org.models import User
+from konvergo.org.models import Team, User
 from konvergo.org.permissions import visible
 from konvergo.tickets import choices
 from konvergo.tickets.models import Category, Priority, Queue
@@ -138,3 +139,43 @@ class BulkForm(forms.Form):
         return self.cleaned_data.get(
             {"assign": "assignee", "status": "status", "priority": "priority"}[action]
         )
+
+
+class QueueForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False)
+    calendar = forms.ModelChoiceField(
+        label=_("Business calendar"),
+        queryset=BusinessCalendar.objects.none(),
+        required=False,
+        help_text=_("Empty: the default calendar."),
+    )
+    reopen_window_days = forms.IntegerField(
+        label=_("Reopen window (days)"), min_value=0, max_value=3650, initial=14
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["team"].queryset = Team.objects.order_by("name")
+        fields["calendar"].queryset = BusinessCalendar.objects.order_by("name")
+
+
+class SlaPolicyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    priority = forms.ModelChoiceField(label=_("Priority"), queryset=Priority.objects.none())
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.none(), required=False
+    )
+    customer_tier = forms.CharField(label=_("Customer tier"), max_length=40, required=False)
+    # Integers without a lower bound here: the service refuses zero or negative targets with
+    # its own message, the same on this page and in the API.
+    first_response_minutes = forms.IntegerField(label=_("First response (business minutes)"))
+    next_response_minutes = forms.IntegerField(label=_("Next response (business minutes)"))
+    resolution_minutes = forms.IntegerField(label=_("Resolution (business minutes)"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["priority"].queryset = Priority.objects.order_by("rank")
+        fields["category"].queryset = Category.objects.order_by("name")

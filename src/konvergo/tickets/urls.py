@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern] = [
     path("", views.ticket_list, name="list"),
     path("new/", views.ticket_new, name="new"),
     path("bulk/", views.ticket_bulk, name="bulk"),
+    path("setup/", views.setup, name="setup"),
     path("follow/<str:secret>/", views.ticket_follow, name="follow"),
     path("<uuid:public_id>/", views.ticket_detail, name="detail"),
     path("<uuid:public_id>/edit/", views.ticket_edit, name="edit"),

@@ -29,7 +29,15 @@ from konvergo.crm.models import Organization, Person
 from konvergo.crm.views.common import actor, add_service_error, error_messages, require_page
 from konvergo.org.permissions import can, visible
 from konvergo.tickets import choices, forms, selectors
-from konvergo.tickets.models import Queue, Ticket
+from konvergo.tickets.models import (
+    AssignmentRule,
+    Category,
+    EscalationLevel,
+    Queue,
+    SlaPolicy,
+    Ticket,
+)
+from konvergo.tickets.services import setup as setup_services
 from konvergo.tickets.services import sla
 from konvergo.tickets.services import tickets as services
 
@@ -434,5 +442,58 @@ def ticket_follow(request: HttpRequest, secret: str) -> HttpResponse:
             "form": form,
             "title": f"{ticket.reference} {ticket.subject}",
             "breadcrumbs": [(ticket.reference, "")],
+        },
+    )
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def setup(request: HttpRequest) -> HttpResponse:
+    """Queues, SLA policies, the escalation ladder, categories and assignment rules; adding a
+    queue or an SLA policy here (the API does the same)."""
+    require_page(request, "view", Queue)
+    queue_form = forms.QueueForm(request.POST if "add_queue" in request.POST else None)
+    policy_form = forms.SlaPolicyForm(request.POST if "add_policy" in request.POST else None)
+    if request.method == "POST":
+        if "add_queue" in request.POST:
+            require_page(request, "add", Queue)
+            if queue_form.is_valid():
+                try:
+                    setup_services.queue_create(**queue_form.cleaned_data)
+                except BusinessError as exc:
+                    add_service_error(queue_form, exc)
+                else:
+                    messages.success(request, _("Queue added."))
+                    return redirect("tickets:setup")
+        elif "add_policy" in request.POST:
+            require_page(request, "add", SlaPolicy)
+            if policy_form.is_valid():
+                try:
+                    setup_services.sla_policy_create(**policy_form.cleaned_data)
+                except BusinessError as exc:
+                    add_service_error(policy_form, exc)
+                else:
+                    messages.success(request, _("SLA policy added."))
+                    return redirect("tickets:setup")
+    return render(
+        request,
+        "tickets/setup.html",
+        {
+            "title": _("Service desk setup"),
+            "queues": Queue.objects.select_related("team", "calendar", "department"),
+            "policies": SlaPolicy.objects.select_related("priority", "category"),
+            "levels": EscalationLevel.objects.select_related("reassign_to"),
+            "categories": Category.objects.select_related("department"),
+            "rules": AssignmentRule.objects.select_related(
+                "queue", "category", "organization", "team"
+            ),
+            "queue_form": queue_form,
+            "policy_form": policy_form,
+            "may_add_queue": can(request.user, "add", Queue),
+            "may_add_policy": can(request.user, "add", SlaPolicy),
+            "breadcrumbs": [(_("Service desk"), reverse("tickets:list")), (_("Setup"), "")],
         },
     )

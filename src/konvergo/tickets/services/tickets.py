@@ -285,6 +285,10 @@ def ticket_update(
     if "parent" in changes and changes["parent"] is not None:
         _check_parent(ticket, changes["parent"])
     category = changes.get("category", ticket.category)
+    if "category" in changes and "custom_data" not in changes:
+        # A new category keeps the values of the fields it shares with the old one.
+        known = {str(f.get("key")) for f in (category.fields if category else []) or []}
+        changes["custom_data"] = {k: v for k, v in (ticket.custom_data or {}).items() if k in known}
     if "custom_data" in changes or "category" in changes:
         changes["custom_data"] = _check_custom_data(
             category, changes.get("custom_data", ticket.custom_data) or {}

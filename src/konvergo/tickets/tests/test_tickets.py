@@ -320,3 +320,14 @@ def test_a_requester_brings_their_organisation() -> None:
     person.employments.create(organization=org, is_primary=True)
 
     assert new_ticket(d, requester=person).organization == org
+
+
+def test_a_new_category_keeps_only_its_own_fields() -> None:
+    d = desk()
+    hardware = category_create(name="Hardware", fields=[{"key": "serial"}, {"key": "room"}])
+    access = category_create(name="Access", fields=[{"key": "room"}])
+    ticket = new_ticket(d, category=hardware, custom_data={"serial": "SN-1", "room": "2.14"})
+
+    ticket = ticket_update(actor=None, ticket=ticket, version=ticket.version, category=access)
+
+    assert ticket.custom_data == {"room": "2.14"}

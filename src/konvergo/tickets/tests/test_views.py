@@ -10,7 +10,7 @@ from django.urls import reverse
 from konvergo.crm.tests.factories import OrganizationFactory
 from konvergo.org.models import User
 from konvergo.org.tests.factories import UserFactory
-from konvergo.tickets.models import Ticket
+from konvergo.tickets.models import SlaPolicy, Ticket
 from konvergo.tickets.services.tickets import ticket_create, ticket_update
 from konvergo.tickets.tests.factories import desk
 
@@ -113,3 +113,26 @@ def test_the_clients_tickets_appear_in_their_crm_dossier_timeline() -> None:
     html = page.content.decode()
     assert f"Ticket #{ticket.number}: Invoice wrong (New)" in html
     assert reverse("tickets:detail", args=[ticket.public_id]) in html
+
+
+def test_the_setup_page_refuses_a_zero_target_with_the_services_message() -> None:
+    d = desk(policies=False)
+    client = signed_in(d.head)
+
+    refused = client.post(
+        reverse("tickets:setup"),
+        {
+            "add_policy": "1", "name": "Broken", "priority": d.priorities["P1"].pk,
+            "first_response_minutes": 0, "next_response_minutes": 30, "resolution_minutes": 60,
+        },
+    )  # fmt: skip
+
+    assert refused.status_code == 200
+    assert "A target must be a positive number of minutes." in refused.content.decode()
+    assert SlaPolicy.objects.count() == 0
+    added = client.post(
+        reverse("tickets:setup"),
+        {"add_queue": "1", "name": "Second line", "reopen_window_days": 7},
+    )
+    assert added.status_code == 302
+    assert "Second line" in client.get(reverse("tickets:setup")).content.decode()
