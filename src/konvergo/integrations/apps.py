@@ -6,3 +6,13 @@ class IntegrationsConfig(AppConfig):
     name = "konvergo.integrations"
     label = "integrations"
     verbose_name = _("Integrations")
+
+    def ready(self) -> None:
+        # Registers the subscribers, connectors, the mailbox sweep and the timeline sources.
+        from konvergo.integrations import (  # noqa: F401
+            connectors,
+            selectors,
+            subscribers,
+            tasks,
+        )
+        from konvergo.integrations.services import inbound_mail  # noqa: F401

@@ -1,0 +1,61 @@
+"""Service-task connectors of the integrations app, and the "call a webhook" action of
+trigger rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from konvergo.crm.models import Organization, Person
+from konvergo.integrations.services.mail import email_send
+from konvergo.integrations.services.sms import sms_send
+from konvergo.integrations.services.webhooks import webhook_call
+from konvergo.processes.registry import register_connector
+from konvergo.triggers.models import TriggerRule
+from konvergo.triggers.services import register_webhook_caller
+
+
+def _record(model: type[Organization] | type[Person], public_id: Any) -> Any:
+    if not public_id:
+        return None
+    return model.objects.filter(public_id=public_id).first()
+
+
+@register_connector(
+    "integrations.send_email",
+    description="Send an e-mail (inputs: to, and subject + body or template + language + "
+    "variables; optional cc, organization, person); logged on the client's timeline.",
+)
+def send_email(inputs: dict[str, Any]) -> dict[str, Any]:
+    variables = inputs.get("variables")
+    message = email_send(
+        actor=None,
+        to=str(inputs.get("to") or ""),
+        cc=str(inputs.get("cc") or ""),
+        subject=str(inputs.get("subject") or ""),
+        body=str(inputs.get("body") or ""),
+        template=str(inputs.get("template") or ""),
+        language=str(inputs.get("language") or ""),
+        variables=variables if isinstance(variables, dict) else None,
+        organization=_record(Organization, inputs.get("organization")),
+        person=_record(Person, inputs.get("person")),
+    )
+    return {"email_id": str(message.public_id), "message_id": message.message_id}
+
+
+@register_connector(
+    "integrations.send_sms",
+    description="Send an SMS through the default gateway (inputs: to, text).",
+)
+def send_sms(inputs: dict[str, Any]) -> dict[str, Any]:
+    sms = sms_send(to=str(inputs.get("to") or ""), text=str(inputs.get("text") or ""))
+    return {"sms_id": str(sms.public_id)}
+
+
+@register_webhook_caller
+def call_rule_webhook(rule: TriggerRule, payload: dict[str, Any]) -> None:
+    webhook_call(
+        url=rule.webhook_url,
+        secret=rule.webhook_secret,
+        event_name=str(payload.get("event", {}).get("name", "")),
+        payload=payload,
+    )
