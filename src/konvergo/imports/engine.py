@@ -21,10 +21,12 @@ from datetime import date
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from konvergo.core.errors import FieldErrors
 from konvergo.crm import choices
@@ -48,11 +50,9 @@ from konvergo.crm.services.contacts import (
     Errors,
     PhoneIn,
     TaxIdIn,
-    addresses_clean,
-    emails_clean,
     normalize_name,
     person_normalized_name,
-    phones_clean,
+    phone_e164,
     tax_ids_clean,
     website_clean,
 )
@@ -64,6 +64,7 @@ from konvergo.crm.services.deals import (
     first_stage,
 )
 from konvergo.imports import mapping as m
+from konvergo.imports.bulk import Inserter
 from konvergo.imports.models import DuplicatePolicy, ImportBatch, ImportedRecord
 from konvergo.imports.reading import Sheet, column_letter
 from konvergo.org.models import User
@@ -136,7 +137,7 @@ class Entity:
     existing: int | None = None  # pk of the matching record in the directory
     same_as: Entity | None = None  # an earlier row of this file describing the same client
     reason: str = ""
-    obj: Any = None  # the record written (real run)
+    pk: int | None = None  # the record written or linked (real run)
 
     def keys(self, match_by: Sequence[str]) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -307,6 +308,8 @@ class Importer:
         return text
 
     def _messages(self, errors: Mapping[str, Sequence[str]], prefix: str, row: Row) -> None:
+        if not errors:
+            return
         labels = {
             "emails": _("E-mail"),
             "phones": _("Phone"),
@@ -333,6 +336,34 @@ class Importer:
             self._messages(exc.errors, target, row)
             return {}
 
+    def _emails(self, value: str, row: Row) -> list[EmailIn]:
+        """The CRM's rule for an address (lower-case, Django's e-mail check), one cell."""
+        address = value.strip().lower()
+        if len(address) > 254:
+            row.errors.append(_("E-mail: at most %(n)d characters.") % {"n": 254})
+            return []
+        try:
+            validate_email(address)
+        except ValidationError:
+            row.errors.append(
+                _("E-mail: %(value)s is not a valid e-mail address.") % {"value": address}
+            )
+            return []
+        return [EmailIn(address, choices.ContactKind.WORK, True)]
+
+    def _phones(self, cells: list[tuple[str, str]], region: str, row: Row) -> list[PhoneIn]:
+        """Numbers in E.164 by the CRM's `phone_e164` (the region for numbers without +)."""
+        phones: list[PhoneIn] = []
+        for number, kind in cells:
+            try:
+                e164 = phone_e164(number, region)
+            except ValueError as exc:
+                row.errors.append(f"{_('Phone')}: {exc}")
+                continue
+            if all(p.number != e164 for p in phones):
+                phones.append(PhoneIn(e164, kind, not phones))
+        return phones
+
     def _country(self, raw: Mapping[str, Any]) -> str:
         return str(raw.get("country") or self.options.default_country)
 
@@ -354,11 +385,9 @@ class Importer:
             values["website"] = website_clean(raw["website"], errors)
         entity = Entity("organization", values)
         if "email" in raw:
-            entity.emails = emails_clean([{"address": raw["email"], "is_primary": True}], errors)
+            entity.emails = self._emails(raw["email"], row)
         if "phone" in raw:
-            entity.phones = phones_clean(
-                [{"number": raw["phone"], "is_primary": True}], errors, default_region=country
-            )
+            entity.phones = self._phones([(raw["phone"], "work")], country, row)
         if "tax_id" in raw:
             parts = m.tax_id_parts(raw["tax_id"], country)
             if parts["country"]:
@@ -370,10 +399,22 @@ class Importer:
                         "import's default country)."
                     )
                 )
-        address: dict[str, Any] = {k: raw[k] for k in ("street", "postal_code", "city") if k in raw}
-        if address or "country" in raw:
-            address["country"] = raw.get("country", "")
-            entity.addresses = addresses_clean([address], errors)
+        if any(k in raw for k in ("street", "postal_code", "city", "country")):
+            code = str(raw.get("country", ""))
+            if code and code not in COUNTRIES:
+                row.errors.append(
+                    _("Country: %(code)s is not an ISO 3166 country code.") % {"code": code}
+                )
+            entity.addresses = [
+                AddressIn(
+                    kind=choices.AddressKind.OFFICE,
+                    street=str(raw.get("street", "")),
+                    postal_code=str(raw.get("postal_code", "")),
+                    city=str(raw.get("city", "")),
+                    region="",
+                    country=code,
+                )
+            ]
         if custom or self.custom_targets["organization"]:
             values["custom_data"] = self._custom("organization", custom, row)
         self._messages(errors.fields, "organization", row)
@@ -406,9 +447,9 @@ class Importer:
             values["birthday"] = birthday
         entity = Entity("person", values)
         if "email" in raw:
-            entity.emails = emails_clean([{"address": raw["email"], "is_primary": True}], errors)
+            entity.emails = self._emails(raw["email"], row)
         phones = [
-            {"number": raw[key], "kind": kind, "is_primary": key == "phone"}
+            (raw[key], kind)
             for key, kind in (("phone", "work"), ("mobile", "mobile"))
             if key in raw
         ]
@@ -417,7 +458,7 @@ class Importer:
             region = (org_addresses[0].country if org_addresses else "") or (
                 self.options.default_country
             )
-            entity.phones = phones_clean(phones, errors, default_region=region)
+            entity.phones = self._phones(phones, region, row)
         if custom or self.custom_targets["person"]:
             values["custom_data"] = self._custom("person", custom, row)
         self._messages(errors.fields, "person", row)
@@ -570,42 +611,50 @@ class Importer:
                 and fresh.action == "create"
                 and fresh.same_as is None
             ):
-                employments.append(Employment(person=fresh.obj, organization=org, is_primary=True))
-        writer.create(Employment, employments, track=False)
-        deals = []
+                employments.append(
+                    {"person_id": fresh.pk, "organization_id": org, "is_primary": True, "role": ""}
+                )
+        writer.inserter.insert(Employment, employments)  # deleted with their new person
+        deals: list[tuple[int, dict[str, Any]]] = []
         for row in good:
             if row.deal is not None:
                 values = dict(row.deal)
                 stage: Stage = values.pop("stage")
-                deal = Deal(
-                    **values,
+                owner: User = values.pop("owner")
+                values.update(
                     pipeline_id=stage.pipeline_id,
-                    stage=stage,
-                    organization=_record(row.organization),
-                    person=_record(row.person),
+                    stage_id=stage.pk,
+                    owner_id=owner.pk,
+                    organization_id=_record(row.organization),
+                    person_id=_record(row.person),
+                    status=choices.DealStatus.OPEN,
+                    lost_reason="",
                 )
                 if stage.is_won or stage.is_lost:
-                    deal.status = (
+                    values["status"] = (
                         choices.DealStatus.WON if stage.is_won else choices.DealStatus.LOST
                     )
-                    deal.closed_at = timezone.now()
-                row.deal["_obj"] = deal
-                deals.append((row.number, deal))
-        writer.create(Deal, [d for _n, d in deals], rows=[n for n, _d in deals])
-        activities = []
+                    values["closed_at"] = writer.now
+                deals.append((row.number, values))
+        deal_ids = writer.create(Deal, [d for _n, d in deals], rows=[n for n, _d in deals])
+        deal_of = {
+            number: (pk, values) for (number, values), pk in zip(deals, deal_ids, strict=True)
+        }
+        activities: list[tuple[int, dict[str, Any]]] = []
         for row in good:
             if row.activity is not None:
-                deal_obj = row.deal.get("_obj") if row.deal else None
-                activity = Activity(
-                    **row.activity,
-                    organization=_record(row.organization)
-                    or getattr(deal_obj, "organization", None),
-                    person=_record(row.person),
-                    deal=deal_obj,
+                values = dict(row.activity)
+                owner = values.pop("owner")
+                deal_pk, deal_values = deal_of.get(row.number, (None, {}))
+                values.update(
+                    owner_id=owner.pk,
+                    organization_id=_record(row.organization) or deal_values.get("organization_id"),
+                    person_id=_record(row.person),
+                    deal_id=deal_pk,
                 )
-                if activity.kind == choices.ActivityKind.NOTE:
-                    activity.done_at = timezone.now()
-                activities.append((row.number, activity))
+                if values["kind"] == choices.ActivityKind.NOTE:
+                    values["done_at"] = writer.now
+                activities.append((row.number, values))
         writer.create(Activity, [a for _n, a in activities], rows=[n for n, _a in activities])
         writer.flush()
 
@@ -634,12 +683,13 @@ _DUPLICATE_REASONS = {
 }
 
 
-def _record(entity: Entity | None) -> Any:
+def _record(entity: Entity | None) -> int | None:
+    """The primary key of the record a row's client was written to (or linked with)."""
     if entity is None:
         return None
     if entity.same_as is not None:
-        return entity.same_as.obj
-    return entity.obj
+        return entity.same_as.pk
+    return entity.pk
 
 
 UPDATABLE = {
@@ -652,139 +702,150 @@ class _Writer:
     def __init__(self, batch: ImportBatch, actor: User) -> None:
         self.batch = batch
         self.actor = actor
+        self.now = timezone.now()
         self.reason = _("Import %(file)s") % {"file": batch.filename}
-        self.tracked: list[ImportedRecord] = []
-        self.types: dict[type[models.Model], ContentType] = {}
+        self.inserter = Inserter(user_id=actor.pk, reason=self.reason, now=self.now)
+        self.tracked: list[dict[str, Any]] = []
+        self.types: dict[type[models.Model], int] = {}
 
-    def _type(self, model: type[models.Model]) -> ContentType:
+    def _type(self, model: type[models.Model]) -> int:
         if model not in self.types:
-            self.types[model] = ContentType.objects.get_for_model(model)
+            self.types[model] = ContentType.objects.get_for_model(model).pk
         return self.types[model]
 
-    def track(self, obj: models.Model, action: str, row: int = 0, previous: Any = None) -> None:
+    def track(
+        self, model: type[models.Model], pk: int, action: str, row: int = 0, previous: Any = None
+    ) -> None:
         self.tracked.append(
-            ImportedRecord(
-                batch=self.batch,
-                content_type=self._type(type(obj)),
-                object_id=obj.pk,
-                action=action,
-                row=row,
-                previous=previous or {},
-            )
+            {
+                "batch_id": self.batch.pk,
+                "content_type_id": self._type(model),
+                "object_id": pk,
+                "action": action,
+                "row": row,
+                "previous": previous or {},
+            }
         )
 
     def create(
         self,
         model: type[models.Model],
-        objs: list[Any],
+        values: list[dict[str, Any]],
         *,
-        track: bool = True,
         rows: Sequence[int] = (),
-    ) -> None:
-        if not objs:
-            return
-        bulk_create_with_history(
-            objs,
-            model,
-            batch_size=500,
-            default_user=self.actor,
-            default_change_reason=self.reason,
-        )
-        if track:
-            for index, obj in enumerate(objs):
-                self.track(obj, ImportedRecord.Action.CREATED, rows[index] if rows else 0)
+    ) -> list[int]:
+        """Insert records the batch owns (undo deletes them); their ids."""
+        ids = self.inserter.insert(model, values)
+        for index, pk in enumerate(ids):
+            self.track(model, pk, ImportedRecord.Action.CREATED, rows[index] if rows else 0)
+        return ids
 
     def clients(
         self, kind: str, model: type[Organization] | type[Person], entities: list[Entity]
     ) -> None:
         new = [e for e in entities if e.action == "create" and e.same_as is None]
+        rows = []
         for entity in new:
-            entity.obj = model(**entity.values)
-        self.create(model, [e.obj for e in new])
-        existing_pks = {e.existing for e in entities if e.existing is not None}
-        existing = model._default_manager.in_bulk(list(existing_pks))
+            values = dict(entity.values)
+            values["owner_id"] = values.pop("owner").pk
+            rows.append(values)
+        for entity, pk in zip(new, self.create(model, rows), strict=True):
+            entity.pk = pk
+        existing = model._default_manager.in_bulk(
+            list({e.existing for e in entities if e.existing is not None})
+        )
         for entity in entities:
             if entity.existing is not None:
-                entity.obj = existing.get(entity.existing)
-        self._update(kind, model, [e for e in entities if e.action == "update" and e.obj])
-        contacts: dict[type[models.Model], list[Any]] = {
+                entity.pk = entity.existing
+        updating = [e for e in entities if e.action == "update" and e.existing in existing]
+        self._update(kind, model, updating, existing)
+        have = self._present(kind, [e.pk for e in updating if e.pk is not None])
+        owned: dict[type[models.Model], list[dict[str, Any]]] = {
             Email: [],
             Phone: [],
             TaxId: [],
             Address: [],
         }
-        added: dict[type[models.Model], list[Any]] = {Email: [], Phone: [], TaxId: [], Address: []}
-        have = self._present(kind, [e for e in entities if e.action == "update" and e.obj])
+        added: dict[type[models.Model], list[dict[str, Any]]] = {
+            Email: [],
+            Phone: [],
+            TaxId: [],
+        }
+        owner = f"{kind}_id"
+        other = "person_id" if kind == "organization" else "organization_id"
         for entity in entities:
-            if entity.same_as is not None or entity.obj is None or entity.action == "link":
+            if entity.same_as is not None or entity.pk is None or entity.action == "link":
                 continue
-            owner = {kind: entity.obj}
             fresh = entity.action == "create"
-            bucket = contacts if fresh else added
+            bucket = owned if fresh else added
+            pk = entity.pk
             for email in entity.emails:
-                if fresh or ("email", entity.obj.pk, email.address) not in have:
+                if fresh or ("email", pk, email.address) not in have:
                     bucket[Email].append(
-                        Email(
-                            **owner,
-                            address=email.address,
-                            kind=email.kind,
-                            is_primary=email.is_primary and fresh,
-                        )
+                        {
+                            owner: pk,
+                            other: None,
+                            "address": email.address,
+                            "kind": email.kind,
+                            "is_primary": email.is_primary and fresh,
+                        }
                     )
             for phone in entity.phones:
-                if fresh or ("phone", entity.obj.pk, phone.number) not in have:
+                if fresh or ("phone", pk, phone.number) not in have:
                     bucket[Phone].append(
-                        Phone(
-                            **owner,
-                            number=phone.number,
-                            kind=phone.kind,
-                            is_primary=phone.is_primary and fresh,
-                        )
+                        {
+                            owner: pk,
+                            other: None,
+                            "number": phone.number,
+                            "kind": phone.kind,
+                            "is_primary": phone.is_primary and fresh,
+                        }
                     )
             for tax in entity.tax_ids:
-                if fresh or ("tax", entity.obj.pk, tax.country, tax.kind) not in have:
+                if fresh or ("tax", pk, tax.country, tax.kind) not in have:
                     bucket[TaxId].append(
-                        TaxId(
-                            organization=entity.obj,
-                            country=tax.country,
-                            kind=tax.kind,
-                            value=tax.value,
-                        )
+                        {
+                            "organization_id": pk,
+                            "country": tax.country,
+                            "kind": tax.kind,
+                            "value": tax.value,
+                        }
                     )
             for address in entity.addresses if fresh else []:
-                bucket[Address].append(Address(**owner, **address.__dict__))
-        for contact_model, objs in contacts.items():
-            self.create(contact_model, objs, track=False)  # deleted with their new owner
-        for contact_model, objs in added.items():
-            self.create(contact_model, objs)  # added to an existing client: undo removes them
+                owned[Address].append({owner: pk, other: None, **address.__dict__})
+        for contact_model, contacts in owned.items():
+            self.inserter.insert(contact_model, contacts)  # deleted with their new owner
+        for contact_model, contacts in added.items():
+            self.create(contact_model, contacts)  # added to an existing client: undo removes them
 
-    def _present(self, kind: str, entities: list[Entity]) -> set[tuple[Any, ...]]:
-        pks = [e.obj.pk for e in entities]
+    def _present(self, kind: str, pks: list[int]) -> set[tuple[Any, ...]]:
         if not pks:
             return set()
         have: set[tuple[Any, ...]] = set()
-        for email_owner, address in Email.objects.filter(**{f"{kind}__in": pks}).values_list(
-            f"{kind}_id", "address"
-        ):
-            have.add(("email", email_owner, address))
-        for phone_owner, number in Phone.objects.filter(**{f"{kind}__in": pks}).values_list(
-            f"{kind}_id", "number"
-        ):
-            have.add(("phone", phone_owner, number))
+        emails = Email.objects.filter(**{f"{kind}__in": pks}).values_list(f"{kind}_id", "address")
+        have.update(("email", pk, address) for pk, address in emails)
+        phones = Phone.objects.filter(**{f"{kind}__in": pks}).values_list(f"{kind}_id", "number")
+        have.update(("phone", pk, number) for pk, number in phones)
         if kind == "organization":
-            for tax_owner, country, tax_kind in TaxId.objects.filter(
-                organization__in=pks
-            ).values_list("organization_id", "country", "kind"):
-                have.add(("tax", tax_owner, country, tax_kind))
+            taxes = TaxId.objects.filter(organization__in=pks).values_list(
+                "organization_id", "country", "kind"
+            )
+            have.update(("tax", pk, country, tax_kind) for pk, country, tax_kind in taxes)
         return have
 
-    def _update(self, kind: str, model: type[models.Model], entities: list[Entity]) -> None:
+    def _update(
+        self,
+        kind: str,
+        model: type[models.Model],
+        entities: list[Entity],
+        existing: Mapping[Any, Any],
+    ) -> None:
         """Fill in the mapped values that differ; the old ones are kept for undo."""
         changed_objs = []
         names: set[str] = set()
         done: set[int] = set()
         for entity in entities:
-            obj = entity.obj
+            obj = existing[entity.existing]
             if obj.pk in done:
                 continue  # two rows of the file update the same record: the first one wins
             done.add(obj.pk)
@@ -800,10 +861,10 @@ class _Writer:
             if previous:
                 names.update(previous)
                 changed_objs.append(obj)
-            self.track(obj, ImportedRecord.Action.UPDATED, previous=previous)
+            self.track(model, obj.pk, ImportedRecord.Action.UPDATED, previous=previous)
         if changed_objs:
             for obj in changed_objs:
-                obj.updated_at = timezone.now()
+                obj.updated_at = self.now
             bulk_update_with_history(
                 changed_objs,
                 model,
@@ -813,7 +874,7 @@ class _Writer:
             )
 
     def flush(self) -> None:
-        ImportedRecord.objects.bulk_create(self.tracked, batch_size=1000)
+        self.inserter.insert_plain(ImportedRecord, self.tracked)
         self.tracked = []
 
 
