@@ -13,7 +13,23 @@ from konvergo.integrations.services.webhooks import deliveries_for_event
 from konvergo.tickets.models import Comment
 
 
-@subscribe("integrations.webhooks", events=["*"])
+# Outbound webhooks can subscribe to any event of the business apps.
+BUSINESS_EVENTS = [
+    f"{app}.*"
+    for app in (
+        "crm",
+        "tickets",
+        "documents",
+        "integrations",
+        "processes",
+        "org",
+        "imports",
+        "inbox",
+    )
+]
+
+
+@subscribe("integrations.webhooks", events=BUSINESS_EVENTS)
 def queue_webhooks(message: EventMessage) -> None:
     deliveries_for_event(message)
 
