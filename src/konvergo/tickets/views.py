@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from konvergo.core.calendars import CalendarError
+from konvergo.core.calendars import CalendarError, CalendarSpec
 from konvergo.core.errors import BusinessError
 from konvergo.crm.models import Organization, Person
 from konvergo.crm.views.common import actor, add_service_error, error_messages, require_page
@@ -57,7 +57,7 @@ def _duration(amount: timedelta) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
-def sla_badge(ticket: Ticket, now: datetime) -> Badge | None:
+def sla_badge(ticket: Ticket, now: datetime, spec: CalendarSpec | None = None) -> Badge | None:
     """Business time left until the nearest running target: green, amber under 25 %, red
     when breached; grey while the clock is paused."""
     if ticket.status in choices.DONE_STATUSES or ticket.sla_policy_id is None:
@@ -70,7 +70,7 @@ def sla_badge(ticket: Ticket, now: datetime) -> Badge | None:
     if due is None:
         return None
     try:
-        left = sla.time_left(ticket, now=now)
+        left = sla.time_left(ticket, now=now, spec=spec)
     except CalendarError:
         left = due - now
     due_text = _("due %(when)s UTC") % {"when": f"{due:%Y-%m-%d %H:%M}"}
@@ -127,11 +127,17 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     ).select_related("sla_policy", "queue__calendar")
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
+    specs: dict[int, CalendarSpec] = {}  # one calendar per queue, whatever the page size
+    rows = []
+    for ticket in page.object_list:
+        if ticket.queue_id not in specs:
+            specs[ticket.queue_id] = sla.queue_calendar(ticket.queue)
+        rows.append((ticket, sla_badge(ticket, now, specs[ticket.queue_id])))
     title = _("My tickets") if mine else (str(queue) if queue else _("All open tickets"))
     context = {
         "title": title,
         "page": page,
-        "rows": [(ticket, sla_badge(ticket, now)) for ticket in page.object_list],
+        "rows": rows,
         "queues": selectors.queues_for(request.user),
         "current_queue": queue,
         "mine": mine,

@@ -136,3 +136,30 @@ def test_the_setup_page_refuses_a_zero_target_with_the_services_message() -> Non
     )
     assert added.status_code == 302
     assert "Second line" in client.get(reverse("tickets:setup")).content.decode()
+
+
+def test_the_list_and_the_api_list_cost_the_same_queries_for_3_or_30_tickets() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from konvergo.org.services import api_token_create
+
+    d = desk()
+    client = signed_in(d.head)
+    headers = {"Authorization": f"Bearer {api_token_create(user=d.head).raw}"}
+
+    def cost() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(reverse("tickets:list")).status_code == 200
+        with CaptureQueriesContext(connection) as api:
+            assert Client().get("/api/v1/tickets/", headers=headers).status_code == 200
+        return len(page), len(api)
+
+    for n in range(3):
+        ticket_create(actor=None, subject=f"T{n}", queue=d.queue, assignee=d.agents[n % 2])
+    cost()  # warm: the token's first use is recorded once
+    few = cost()
+    for n in range(27):
+        ticket_create(actor=None, subject=f"U{n}", queue=d.queue, assignee=d.agents[n % 2])
+
+    assert cost() == few
