@@ -65,7 +65,7 @@ def require_may_delegate(user: Any, task: HumanTask) -> None:
 
 def _locked(task: HumanTask) -> HumanTask:
     locked = (
-        HumanTask.objects.select_for_update()
+        HumanTask.objects.select_for_update(of=("self",))
         .select_related("instance", "assignee", "delegated_by")
         .get(pk=task.pk)
     )
