@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("versions/<uuid:public_id>/", views.monitor_definition, name="monitor_definition"),
     path("versions/<uuid:public_id>/diagram.bpmn", views.definition_xml, name="definition_xml"),
     path("versions/<uuid:public_id>/edit/", views.draft_from_version, name="draft_from_version"),
+    path("versions/<uuid:public_id>/start/", views.instance_start, name="instance_start"),
     path("instances/<uuid:public_id>/", views.monitor_instance, name="monitor_instance"),
     path("instances/<uuid:public_id>/cancel/", views.instance_cancel_view, name="instance_cancel"),
     path(

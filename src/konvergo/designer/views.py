@@ -7,6 +7,7 @@ on process instances, and its actions the engine's change permissions.
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from typing import Any
 from uuid import UUID
@@ -39,7 +40,12 @@ from konvergo.processes.models import (
     ProcessInstance,
     TaskStatus,
 )
-from konvergo.processes.services import incident_retry, instance_cancel, instance_migrate
+from konvergo.processes.services import (
+    incident_retry,
+    instance_cancel,
+    instance_migrate,
+    process_start,
+)
 
 MAX_UPLOAD = 5 * 1024 * 1024
 MAX_INSTANCES_SHOWN = 50
@@ -268,6 +274,7 @@ def monitor_definition(request: HttpRequest, public_id: UUID) -> HttpResponse:
             "instances": instances.order_by("-created_at")[:MAX_INSTANCES_SHOWN],
             "status": status,
             "statuses": InstanceStatus.choices,
+            "may_start": can(request.user, "add", ProcessInstance),
             "breadcrumbs": [
                 (_("Processes"), reverse("designer:index")),
                 (f"{definition.name} v{definition.version}", ""),
@@ -312,6 +319,36 @@ def monitor_instance(request: HttpRequest, public_id: UUID) -> HttpResponse:
             ],
         },
     )
+
+
+@require_POST
+@login_required
+def instance_start(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Start an instance of this version by hand, with a business key and JSON variables."""
+    _require(request, "add", ProcessInstance)
+    definition = get_object_or_404(ProcessDefinition, public_id=public_id)
+    back = reverse("designer:monitor_definition", args=[definition.public_id])
+    try:
+        variables = json.loads(request.POST.get("variables") or "{}")
+    except ValueError as exc:
+        messages.error(request, _("The variables are not JSON: %(error)s") % {"error": exc})
+        return redirect(back)
+    if not isinstance(variables, dict):
+        messages.error(request, _("The variables must be a JSON object."))
+        return redirect(back)
+    try:
+        instance = process_start(
+            definition.key,
+            version=definition.version,
+            business_key=request.POST.get("business_key", "").strip()[:200],
+            variables=variables,
+            actor=request.user,
+        )
+    except BusinessError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, _("The instance is started."))
+    return redirect("designer:monitor_instance", public_id=instance.public_id)
 
 
 def _back(instance: ProcessInstance) -> HttpResponse:

@@ -18,6 +18,7 @@ DESIGN = [f"designer.{a}_processdraft" for a in ("view", "add", "change")]
 MONITOR = [
     "processes.view_processdefinition",
     "processes.view_processinstance",
+    "processes.add_processinstance",
     "processes.change_processinstance",
     "processes.view_incident",
     "processes.change_incident",

@@ -7,11 +7,19 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.test import Client
 from django.utils import timezone
 
 from konvergo.designer import library
+from konvergo.designer.validation import validate
 from konvergo.org.tests.factories import UserFactory
-from konvergo.processes.models import InstanceStatus, ProcessInstance, TaskStatus, Timer
+from konvergo.processes.models import (
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+    Timer,
+)
 from konvergo.processes.selectors import instances_in_black_hole
 from konvergo.processes.services import LIVE, process_start, task_complete, timers_fire_due
 
@@ -166,3 +174,39 @@ def test_deploying_a_library_process_twice_keeps_one_version() -> None:
     first = library.deploy(process)
     second = library.deploy(process)
     assert (first.pk, first.version) == (second.pk, 1)
+
+
+@pytest.mark.parametrize("key", sorted(SCENARIOS))
+def test_library_processes_pass_the_designers_checks_and_have_a_diagram(key: str) -> None:
+    process = library.entry(key)
+    assert process is not None
+    xml = process.bpmn().decode()
+
+    problems = validate(
+        bpmn_xml=xml,
+        dmn={name: (library.LIBRARY / name).read_text() for name in process.dmn},
+        forms={name: content.decode() for name, content in process.form_files().items()},
+    )
+
+    assert problems == []
+    assert "bpmndi:BPMNDiagram" in xml or key in {"quote_approval"}
+
+
+def test_the_library_page_deploys_in_one_click(designer_client: Client) -> None:
+    page = designer_client.get("/processes/library/")
+    deployed = designer_client.post("/processes/library/vacation_request/deploy/", follow=True)
+
+    assert "Supplier invoice approval" in page.content.decode()
+    assert "Vacation request is deployed as version 1." in deployed.content.decode()
+    definition = ProcessDefinition.objects.get(key="vacation_request")
+    assert set(definition.forms.values_list("file_name", flat=True)) == {
+        "vacation_decision.form",
+        "vacation_record.form",
+    }
+
+
+def test_without_the_permission_the_library_deploys_nothing(outsider_client: Client) -> None:
+    response = outsider_client.post("/processes/library/vacation_request/deploy/")
+
+    assert response.status_code == 403
+    assert not ProcessDefinition.objects.exists()
