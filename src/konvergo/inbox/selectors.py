@@ -1,14 +1,12 @@
 """One list of everything a person must do: process user tasks, CRM follow-ups (planned
-activities) and ticket assignments, in sections, sorted by due date and priority.
+activities) and ticket assignments (`tickets.selectors.tickets_assigned_to`), in sections,
+sorted by due date and priority.
 
 Each source is read with a fixed number of queries, whatever the number of items.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +21,8 @@ from konvergo.crm.models import Activity
 from konvergo.org.models import Deputy, User
 from konvergo.processes.assignment import claimable_q
 from konvergo.processes.models import HumanTask, ProcessInstance, TaskStatus
-
-logger = logging.getLogger(__name__)
+from konvergo.tickets.models import Ticket
+from konvergo.tickets.selectors import tickets_assigned_to
 
 SECTIONS = {
     "mine": _("Mine"),
@@ -153,56 +151,37 @@ def _activity_item(activity: Activity, user: User) -> Item:
     )
 
 
-# --- tickets (the seam to the tickets app) --------------------------------------------------
+# --- tickets -------------------------------------------------------------------------------
 
 
-def _ticket_source() -> Callable[[User], Iterable[Any]] | None:
-    """`konvergo.tickets.selectors.tickets_assigned_to(user)` once the tickets app has it."""
-    try:
-        module = importlib.import_module("konvergo.tickets.selectors")
-    except ImportError:
-        return None
-    source = getattr(module, "tickets_assigned_to", None)
-    return source if callable(source) else None
-
-
-def _ticket_item(ticket: Any) -> Item:
+def _ticket_item(ticket: Ticket) -> Item:
+    # The nearest SLA deadline still running: the first response until it is given, then the
+    # next response and the resolution.
     dues = [
-        getattr(ticket, name, None)
-        for name in ("first_response_due_at", "next_response_due_at", "resolution_due_at")
+        ticket.first_response_due_at if ticket.first_response_at is None else None,
+        ticket.next_response_due_at,
+        ticket.resolution_due_at,
     ]
     due = min((d for d in dues if d is not None), default=None)
-    url = ""
-    if hasattr(ticket, "get_absolute_url"):
-        url = ticket.get_absolute_url()
-    else:
-        try:
-            url = reverse("tickets:ticket_detail", args=[ticket.public_id])
-        except NoReverseMatch:
-            url = ""
-    priority = getattr(getattr(ticket, "priority", None), "weight", None)
-    number = getattr(ticket, "number", "") or ""
-    title = getattr(ticket, "subject", None) or getattr(ticket, "title", "") or str(ticket)
+    try:
+        url = reverse("tickets:detail", args=[ticket.public_id])
+    except NoReverseMatch:
+        url = ""
+    rank = ticket.priority.rank if ticket.priority_id else 3
     return Item(
         kind="ticket",
         public_id=ticket.public_id,
-        title=f"{number} {title}".strip(),
+        title=f"#{ticket.number} {ticket.subject}" if ticket.number else ticket.subject,
         url=url,
         due_at=due,
-        priority=priority if isinstance(priority, int) else DEFAULT_PRIORITY,
-        context=str(getattr(ticket, "queue", "") or ""),
+        # P1 is the most urgent: 100, P2 75, P3 50, P4 25 (the scale of process tasks).
+        priority=max(0, 125 - 25 * rank),
+        context=str(ticket.queue),
     )
 
 
 def my_tickets(user: User) -> list[Item]:
-    source = _ticket_source()
-    if source is None:
-        return []
-    try:
-        return [_ticket_item(t) for t in list(source(user))[:LIMIT]]
-    except Exception:  # another app's selector must not take the whole inbox down
-        logger.exception("tickets_assigned_to failed")
-        return []
+    return [_ticket_item(t) for t in tickets_assigned_to(user)[:LIMIT]]
 
 
 # --- the inbox ------------------------------------------------------------------------------
@@ -264,18 +243,19 @@ class Badge:
 
 def badge_for(user: User, now: datetime | None = None) -> Badge:
     """The counts in the navigation: my open work plus what I may claim, and how much of it
-    is overdue (counting queries, no rows loaded; tickets only once their app is there)."""
+    is overdue (counting queries, no rows loaded; a ticket counts as overdue past its
+    resolution time)."""
     now = now or timezone.now()
     tasks = HumanTask.objects.filter(status=TaskStatus.OPEN).filter(
         Q(assignee=user) | claimable_q(user)
     )
     activities = my_activities(user, now)
-    tickets = my_tickets(user) if _ticket_source() is not None else []
+    tickets = tickets_assigned_to(user)
     return Badge(
-        open=tasks.count() + activities.count() + len(tickets),
+        open=tasks.count() + activities.count() + tickets.count(),
         overdue=tasks.filter(due_at__lt=now).count()
         + activities.filter(due_at__lt=now).count()
-        + sum(1 for t in tickets if t.overdue(now)),
+        + tickets.filter(resolution_due_at__lt=now).count(),
     )
 
 
