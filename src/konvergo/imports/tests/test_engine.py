@@ -18,6 +18,7 @@ from konvergo.crm.models import (
     Phone,
     TaxId,
 )
+from konvergo.crm.search import global_search
 from konvergo.crm.services.contacts import organization_create
 from konvergo.imports.models import BatchStatus, ImportedRecord
 from konvergo.imports.services import (
@@ -187,3 +188,36 @@ def test_activity_rows(importer_user):
     activity = Activity.objects.get()
     assert activity.organization is not None
     assert activity.organization.legal_name == "Acme" and activity.kind == "task"
+
+
+def test_imported_records_have_history_search_and_public_ids(importer_user):
+    rows = [
+        ["Company", "Contact", "E-mail", "Phone"],
+        ["Zyxel Trading GmbH", "Hans Meier", "hans@zyxel.example", "+49 30 7654321"],
+    ]
+    batch = batch_dry_run(
+        actor=importer_user,
+        batch=batch_upload(actor=importer_user, data=xlsx(rows), filename="a.xlsx"),
+    )
+    batch_start(actor=importer_user, batch=batch)
+    Worker().run_once()
+
+    organization = Organization.objects.get()
+    person = Person.objects.get()
+    assert organization.public_id.version == 4 and organization.created_at is not None
+    history = organization.history.get()
+    assert (history.history_type, history.history_user, history.history_change_reason) == (
+        "+",
+        importer_user,
+        "Import a.xlsx",
+    )
+    assert history.legal_name == "Zyxel Trading GmbH"
+    assert person.history.count() == 1 and Email.objects.get().history.count() == 1
+    hits = global_search(importer_user, "Zyxel")
+    assert hits[0].public_id == organization.public_id
+    assert [hit.public_id for hit in global_search(importer_user, "hans@zyxel.example")] == [
+        person.public_id
+    ]
+    # Ids continue after the import: a record made by the CRM's services gets a new one.
+    other = organization_create(actor=importer_user, legal_name="After Import AG")
+    assert other.pk > organization.pk
