@@ -50,7 +50,7 @@ class Attachment:
 
 def render_text(text: str, variables: Mapping[str, Any]) -> str:
     try:
-        return _ENGINE.from_string(text).render(Context(dict(variables)))
+        return _ENGINE.from_string(text).render(Context(dict(variables), autoescape=False))
     except TemplateSyntaxError as exc:
         raise FieldErrors({"template": [str(exc)]}) from None
 

@@ -43,7 +43,11 @@ class HttpProvider:
         if "json" in gateway.content_type:
             # JSON-escape each value (without its quotes) so any text keeps the body valid.
             values = {k: json.dumps(str(v))[1:-1] for k, v in values.items()}
-        return _ENGINE.from_string(gateway.body_template).render(Context(values)).encode()
+        return (
+            _ENGINE.from_string(gateway.body_template)
+            .render(Context(values, autoescape=False))
+            .encode()
+        )
 
     def send(self, gateway: SmsGateway, sms: SmsMessage) -> str:
         headers = {"Content-Type": gateway.content_type}
