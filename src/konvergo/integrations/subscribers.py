@@ -12,7 +12,6 @@ from konvergo.integrations.services.mail import email_send
 from konvergo.integrations.services.webhooks import deliveries_for_event
 from konvergo.tickets.models import Comment
 
-
 # Outbound webhooks can subscribe to any event of the business apps.
 BUSINESS_EVENTS = [
     f"{app}.*"
