@@ -1,6 +1,8 @@
 """Writes of the inbox: comments, the digest preference, and the notices the worker sends.
 
 Notices (the `inbox.notices` sweep, inbox/tasks.py), each sent once:
+- absence: open tasks of someone who is away today go to their deputy (`on_behalf_of` keeps
+  for whom), who then gets the assignment notice;
 - assignment: a task got a (new) assignee, or opened for a group: in-app and e-mail;
 - reminder: at the task's `remind_at` (follow-up date, or before due);
 - overdue: the assignee hears that the task is late, and, unless the model handles lateness
@@ -34,7 +36,7 @@ from django.utils import timezone, translation
 from konvergo.core.errors import BusinessError
 from konvergo.core.events import emit
 from konvergo.inbox.models import Comment, Preference
-from konvergo.org.models import User
+from konvergo.org.models import Deputy, User
 from konvergo.org.selectors import deputy_on, manager_of
 from konvergo.org.services import notify
 from konvergo.processes.models import HumanTask, HumanTaskLog, ProcessDefinition, TaskStatus
@@ -197,6 +199,43 @@ def tasks_notify_assigned(now: datetime) -> int:
         .values_list("pk", flat=True)[:BATCH]
     )
     return _each(ids, _notify_assigned, now)
+
+
+# --- absences -------------------------------------------------------------------------------
+
+
+def tasks_route_to_deputies(now: datetime) -> int:
+    """Open tasks of people who are away today go to their deputies (who hear of it as of any
+    new assignment); the task remembers for whom, and the trail records the hand-over."""
+    today = timezone.localdate(now)
+    absent = set(
+        Deputy.objects.filter(starts_on__lte=today, ends_on__gte=today).values_list(
+            "user_id", flat=True
+        )
+    )
+    if not absent:
+        return 0
+    moved = 0
+    for user in User.objects.filter(
+        pk__in=absent, process_tasks__status=TaskStatus.OPEN
+    ).distinct():
+        stand_in = deputy_on(user=user, day=today)
+        if stand_in is None:
+            continue
+        with transaction.atomic():
+            rows = HumanTask.objects.filter(assignee=user, status=TaskStatus.OPEN)
+            for task in rows.select_for_update(of=("self",)):
+                HumanTaskLog.objects.create(
+                    task=task, action="deputy", from_user=user, to_user=stand_in
+                )
+                moved += 1
+            rows.update(
+                assignee=stand_in,
+                on_behalf_of=user,
+                notified_at=None,
+                updated_at=now,
+            )
+    return moved
 
 
 # --- reminders ------------------------------------------------------------------------------
@@ -362,7 +401,8 @@ DIGEST_CHECK_EVERY = timedelta(minutes=5)
 def inbox_notices(now: datetime) -> int:
     """Everything the inbox sends, in one pass; safe to run twice. Digests are looked at every
     few minutes only (they are daily; the worker loop turns every few seconds)."""
-    done = tasks_notify_assigned(now) + tasks_send_reminders(now) + tasks_escalate_overdue(now)
+    done = tasks_route_to_deputies(now) + tasks_notify_assigned(now)
+    done += tasks_send_reminders(now) + tasks_escalate_overdue(now)
     last = _digests_checked[-1] if _digests_checked else None
     if last is None or not timedelta(0) <= now - last < DIGEST_CHECK_EVERY:
         _digests_checked[:] = [now]

@@ -132,6 +132,7 @@ def _history(task: HumanTask) -> list[dict[str, Any]]:
         "delegated": _("delegated"),
         "returned": _("returned"),
         "escalated": _("escalated to the manager"),
+        "deputy": _("handed to the deputy"),
     }
     for entry in HumanTaskLog.objects.filter(task__instance=task.instance).select_related(
         "task", "actor", "to_user"

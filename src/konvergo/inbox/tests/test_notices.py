@@ -175,3 +175,22 @@ def test_the_worker_runs_the_sweep(team: dict[str, User]) -> None:
     with time_machine.travel(T0 + timedelta(seconds=5), tick=False):
         Worker().run_sweeps(T0 + timedelta(seconds=5))
     assert len(titles(team["jan"])) == 1
+
+
+def test_open_tasks_of_someone_who_goes_away_move_to_the_deputy(team: dict[str, User]) -> None:
+    start({"id": "check", "name": "Check offer", "attrs": {"assignee": "jan"}})
+    sweep(T0)
+    vice = UserFactory.create(username="vice")
+    Deputy.objects.create(
+        user=team["jan"], deputy=vice, starts_on=date(2026, 11, 3), ends_on=date(2026, 11, 4)
+    )
+    assert sweep(T0 + timedelta(hours=1)) == 0  # not away yet
+    tuesday = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+    assert sweep(tuesday) == 2  # moved, then announced
+    task = HumanTask.objects.get()
+    assert (task.assignee, task.on_behalf_of) == (vice, team["jan"])
+    assert titles(vice) == ["New task for you: Check offer"]
+    assert list(HumanTaskLog.objects.values_list("action", "from_user", "to_user")) == [
+        ("deputy", team["jan"].pk, vice.pk)
+    ]
+    assert sweep(tuesday + timedelta(hours=1)) == 0
