@@ -10,6 +10,7 @@ from konvergo.api.errors import install_error_handlers
 from konvergo.api.system import router as system_router
 from konvergo.crm.api import router as crm_router
 from konvergo.designer.api import router as designer_router
+from konvergo.documents.api import router as documents_router
 from konvergo.imports.api import router as imports_router
 from konvergo.inbox.api import router as inbox_router
 from konvergo.integrations.api import router as integrations_router
@@ -38,3 +39,4 @@ api.add_router("/triggers", triggers_router)  # /triggers/rules, /triggers/firin
 api.add_router("/inbox", inbox_router)  # /inbox/items
 api.add_router("/integrations", integrations_router)  # webhooks, sms, calls, mail
 api.add_router("/designer", designer_router)  # drafts, validation, sandbox, monitoring
+api.add_router("/documents", documents_router)  # documents, versions, templates, approvals

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "konvergo.inbox",
     "konvergo.integrations",
     "konvergo.designer",
+    "konvergo.documents",
     "django_filters",
     "konvergo.api",
     "konvergo.web",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("inbox/", include("konvergo.inbox.urls")),
     path("integrations/", include("konvergo.integrations.urls")),
     path("processes/", include("konvergo.designer.urls")),
+    path("documents/", include("konvergo.documents.urls")),
     path("", include("konvergo.org.urls")),
     path("", include("konvergo.web.urls")),
 ]
