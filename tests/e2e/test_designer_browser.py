@@ -155,3 +155,45 @@ def test_an_unknown_connector_is_shown_on_its_element_and_not_deployed(
     expect(page.locator(element(page, "send_fax") + ".kv-problem")).to_have_count(1)
     shot(page, "designer-problem-on-element")
     assert not ProcessDefinition.objects.exists()
+
+
+def test_library_process_forms_decisions_and_a_test_run(
+    live_server, wide_page: Page, process_owner: User
+) -> None:
+    from konvergo.designer import library
+    from konvergo.designer.services import draft_from_definition
+
+    definition = library.deploy(library.BY_KEY["supplier_invoice_approval"])
+    draft = draft_from_definition(definition=definition, actor=process_owner)
+    page = wide_page
+    sign_in(page, live_server.url, process_owner.username)
+    page.goto(f"{live_server.url}/processes/drafts/{draft.public_id}/")
+    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true")
+    expect(page.locator(element(page, "check_invoice"))).to_have_count(1)
+
+    page.get_by_role("tab", name="Forms").click()
+    expect(page.locator("#kv-form-editor .fjs-form-field-radio").first).to_be_visible()
+    expect(page.locator("#kv-form-select")).to_have_value("invoice_approval.form")
+    shot(page, "designer-form-editor")
+
+    page.get_by_role("tab", name="Decision tables").click()
+    expect(page.locator("#kv-dmn-editor .tjs-table")).to_be_visible()
+    expect(page.locator("#kv-dmn-editor")).to_contain_text("Who approves a supplier invoice")
+    shot(page, "designer-decision-table")
+
+    page.get_by_role("tab", name="Test run").click()
+    page.locator("#kv-sandbox-vars").fill('{"manager": "m", "cfo": "c"}')
+    page.get_by_test_id("sandbox-start").click()
+    task = page.get_by_test_id("sandbox-task")
+    expect(task).to_contain_text("Check the invoice")
+    task.locator("textarea").fill(
+        '{"invoice_number": "FV/1", "amount": 9000, "matches_order": true}'
+    )
+    task.get_by_role("button", name="Complete").click()
+    expect(page.get_by_test_id("sandbox-task")).to_contain_text("Approve the invoice (CFO)")
+    expect(page.get_by_test_id("sandbox-path")).to_contain_text("Decide who approves")
+    expect(
+        page.locator('#kv-sandbox-canvas .djs-element.kv-done[data-element-id="decide_approver"]')
+    ).to_have_count(1)
+    shot(page, "designer-test-run")
+    assert ProcessInstance.objects.count() == 0
