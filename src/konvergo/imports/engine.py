@@ -497,7 +497,7 @@ class Importer:
         for key, messages in errors.items():
             label = self.targets.get(f"deal.{key}")
             for message in messages:
-                row.errors.append(f"{label.label if label else key}: {message}")
+                row.errors.append(f"{label.label if label else _('Deal')}: {message}")
         return values
 
     def _activity(self, raw: dict[str, Any], row: Row) -> dict[str, Any]:

@@ -123,13 +123,20 @@ def _apply_columns(batch: ImportBatch, headers: Sequence[str]) -> None:
     saved = mapping_for_headers(headers)
     if saved is not None:
         batch.mapping = saved
-        batch.columns = {h: t for h, t in saved.columns.items() if h in headers}
+        batch.columns = _columns_for(saved, headers)
         batch.options = {**Options().to_dict(), **saved.options}
         _log(batch, _("The saved mapping %(name)s fits these headers.") % {"name": saved.name})
     else:
         batch.mapping = None
         batch.columns = {h: t for h, t in m.suggest(headers).items() if t}
         batch.options = batch.options or Options().to_dict()
+
+
+def _columns_for(mapping: ImportMapping, headers: Sequence[str]) -> dict[str, str]:
+    """The mapping's targets for this sheet's columns, headers compared as suggestions compare
+    them (case, spaces and punctuation aside)."""
+    by_key = {m.header_key(header): target for header, target in mapping.columns.items()}
+    return {h: by_key[m.header_key(h)] for h in headers if by_key.get(m.header_key(h))}
 
 
 def _editable(batch: ImportBatch) -> None:
@@ -537,7 +544,7 @@ def mapping_apply(*, batch: ImportBatch, mapping: ImportMapping) -> ImportBatch:
     _editable(batch)
     headers = batch_layout(batch).headers
     batch.mapping = mapping
-    batch.columns = {h: t for h, t in mapping.columns.items() if h in headers}
+    batch.columns = _columns_for(mapping, headers)
     batch.options = Options.from_dict({**batch.options, **mapping.options}).to_dict()
     batch.status = BatchStatus.UPLOADED
     batch.save()
