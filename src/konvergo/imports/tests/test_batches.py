@@ -42,7 +42,7 @@ def test_messy_sheet(importer_user):
     def merge(sheet):
         sheet.merge_cells("A3:B3")  # a two-column title over the first columns
 
-    rows = [
+    rows: list[list[object]] = [
         ["Export 2025-03-01"],
         [],
         ["Kontakt", None, "E-Mail ", " Telefon", "Geburtstag"],
@@ -131,14 +131,14 @@ def test_a_failure_half_way_leaves_a_batch_undo_removes(importer_user, monkeypat
 
     monkeypatch.setattr(engine.Importer, "write", failing)
     monkeypatch.setattr("konvergo.imports.services.CHUNK", 2)
-    batch = batch_run(batch_id=batch.public_id)
+    failed = batch_run(batch_id=batch.public_id)
 
-    assert batch is not None and batch.status == BatchStatus.FAILED
-    assert batch.log[-1]["text"].startswith(
+    assert failed is not None and failed.status == BatchStatus.FAILED
+    assert failed.log[-1]["text"].startswith(
         "The import stopped after 2 rows: RuntimeError: disk full. Undo removes what it wrote."
     )
     assert Organization.objects.count() == 2  # the first chunk, recorded
-    batch_undo(actor=importer_user, batch=batch)
+    batch_undo(actor=importer_user, batch=failed)
     assert not Organization.objects.exists()
 
 
@@ -174,11 +174,11 @@ def test_cancel_between_chunks(importer_user, monkeypatch):
         type(current).objects.filter(pk=current.pk).update(cancel_requested=True)
 
     monkeypatch.setattr(engine.Importer, "write", write_then_cancel)
-    batch = batch_run(batch_id=batch.public_id)
+    stopped = batch_run(batch_id=batch.public_id)
 
-    assert batch is not None and batch.status == BatchStatus.CANCELLED
+    assert stopped is not None and stopped.status == BatchStatus.CANCELLED
     assert list(Organization.objects.values_list("legal_name", flat=True)) == ["A"]
-    assert batch.processed_rows == 1
+    assert stopped.processed_rows == 1
 
 
 def test_saved_mapping_is_applied_to_a_sheet_with_the_same_headers(importer_user):
