@@ -18,6 +18,7 @@ from konvergo.org.models import Department, Scope, Team, User
 from konvergo.org.services import role_create
 from konvergo.processes.services import definition_deploy
 from konvergo.tickets.library import HARDWARE_REPLACEMENT_BPMN, HARDWARE_REPLACEMENT_KEY
+from konvergo.tickets.models import Ticket
 from konvergo.tickets.services.escalations import escalations_fire_due
 from konvergo.tickets.services.setup import (
     assignment_rule_create,
@@ -282,6 +283,8 @@ def _demo(say: Callable[[str], None]) -> None:
             assignee=assignee,
             now=opened,
         )
+        # Opened hours ago, as its SLA clock says (created_at is set on insert).
+        Ticket.objects.filter(pk=ticket.pk).update(created_at=opened)
         agent = ticket.assignee
         if category in ("Invoice question", "Complaint") and status in DONE_ONCE:
             key = "invoice_number" if category == "Invoice question" else "root_cause"

@@ -11,11 +11,11 @@ HARDWARE_REPLACEMENT_BPMN = """\
     <bpmn:startEvent id="start" name="Replacement requested">
       <bpmn:outgoing>Flow_1</bpmn:outgoing>
     </bpmn:startEvent>
-    <bpmn:userTask id="approve" name="Approve the replacement" camunda:candidateGroups="IT">
+    <bpmn:userTask id="approve" name="Approve the replacement" camunda:candidateGroups="role:Service desk manager">
       <bpmn:incoming>Flow_1</bpmn:incoming>
       <bpmn:outgoing>Flow_2</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:userTask id="replace" name="Replace the device">
+    <bpmn:userTask id="replace" name="Replace the device" camunda:assignee="rule:initiator">
       <bpmn:incoming>Flow_2</bpmn:incoming>
       <bpmn:outgoing>Flow_3</bpmn:outgoing>
     </bpmn:userTask>

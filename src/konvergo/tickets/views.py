@@ -74,8 +74,11 @@ def sla_badge(ticket: Ticket, now: datetime, spec: CalendarSpec | None = None) -
     except CalendarError:
         left = due - now
     due_text = _("due %(when)s UTC") % {"when": f"{due:%Y-%m-%d %H:%M}"}
-    if left <= timedelta(0):
-        return Badge("danger", _("overdue %(t)s") % {"t": _duration(left)}, due_text)
+    if due <= now:
+        # Overdue by business time (none yet if it fell due after hours).
+        late = _duration(left) if left < timedelta(0) else ""
+        label = _("overdue %(t)s") % {"t": late} if late else _("overdue")
+        return Badge("danger", label, due_text)
     policy = ticket.sla_policy
     metric = (
         choices.Metric.FIRST_RESPONSE

@@ -163,3 +163,30 @@ def test_the_list_and_the_api_list_cost_the_same_queries_for_3_or_30_tickets() -
         ticket_create(actor=None, subject=f"U{n}", queue=d.queue, assignee=d.agents[n % 2])
 
     assert cost() == few
+
+
+def test_the_sla_badge_says_overdue_after_hours_and_time_left_in_business_hours() -> None:
+    import zoneinfo
+    from datetime import datetime
+
+    from konvergo.tickets.views import sla_badge
+
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    d = desk()
+    ticket = ticket_create(
+        actor=None,
+        subject="x",
+        queue=d.queue,
+        priority=d.priorities["P1"],
+        now=datetime(2026, 3, 2, 15, tzinfo=berlin),
+    )  # fmt: skip  (Monday 15:00, first response due 16:00)
+
+    def label(hour: int, day: int = 2) -> str:
+        badge = sla_badge(ticket, datetime(2026, 3, day, hour, tzinfo=berlin))
+        return badge.label if badge else ""
+
+    assert label(15) == "1 h 00 min left"
+    assert label(20) == "overdue 1 h 00 min"  # 16-17 on Monday
+    assert label(9, day=3) == "overdue 1 h 00 min"  # Tuesday 9:00, nothing worked yet
+    ticket.first_response_due_at = datetime(2026, 3, 2, 17, tzinfo=berlin)
+    assert label(20) == "overdue"  # fell due at closing time: no business time late yet
