@@ -273,10 +273,15 @@ def subject_of(instance: ProcessInstance) -> tuple[Model | None, str]:
     record = model._default_manager.filter(pk=instance.subject_id).first()
     if record is None:
         return None, ""
-    try:
-        url = reverse(f"{ct.app_label}:{ct.model}_detail", args=[record.public_id])  # type: ignore[attr-defined]
-    except (NoReverseMatch, AttributeError):
-        url = ""
+    public_id = getattr(record, "public_id", None)
+    url = ""
+    # CRM pages are "<model>_detail", an app about one kind of record has "detail".
+    for name in (f"{ct.app_label}:{ct.model}_detail", f"{ct.app_label}:detail"):
+        try:
+            url = reverse(name, args=[public_id])
+        except NoReverseMatch:
+            continue
+        break
     return record, url
 
 

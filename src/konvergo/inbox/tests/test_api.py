@@ -135,6 +135,8 @@ def test_complete_403_422_200_409(people: dict[str, Any]) -> None:
         f"/api/v1/tasks/{prepare}/complete", {"variables": GOOD}, content_type="application/json"
     )
     assert denied.status_code == 403
+    instance.refresh_from_db()
+    assert (instance.version, instance.variables) == (1, {"customer": "ACME"})
 
     invalid = anna.post(
         f"/api/v1/tasks/{prepare}/complete",

@@ -146,3 +146,23 @@ def test_digest_preference(setup: dict[str, Any]) -> None:
     assert Preference.objects.get(user=setup["anna"]).daily_digest is True
     anna.post(reverse("inbox:preferences"), {})
     assert Preference.objects.get(user=setup["anna"]).daily_digest is False
+
+
+def test_a_ticket_as_subject_is_linked_and_given_to_the_form() -> None:
+    from konvergo.tickets.services.tickets import ticket_create
+    from konvergo.tickets.tests.factories import desk
+
+    service = desk(agents=1)
+    jan = service.agents[0]
+    ticket = ticket_create(actor=None, subject="Printer down", queue=service.queue, assignee=jan)
+    definition_deploy(
+        xml=user_tasks_xml("fix", [{"id": "fix", "attrs": {"assignee": jan.username}}])
+    )
+    task = process_start("fix", subject=ticket).tasks.get()
+    html = signed_in(jan).get(reverse("inbox:task", args=[task.public_id])).content.decode()
+    assert f'href="/tickets/{ticket.public_id}/"' in html
+    assert 'id="kv-form-data"' not in html  # no form: a plain "Complete task" button
+    assert ">Complete task<" in html
+    from konvergo.inbox.selectors import subject_data
+
+    assert subject_data(ticket)["ticket"]["subject"] == "Printer down"
