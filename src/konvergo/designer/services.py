@@ -91,6 +91,7 @@ def draft_create(
         key, file_name = process_info(root)
         if not key:
             raise InvalidXml(_("The file has no BPMN process."))
+        _check_key(key)
         name = name or file_name
     else:
         if not name:
@@ -117,6 +118,11 @@ def _escape(text: str) -> str:
     )
 
 
+def _check_key(key: str) -> None:
+    if len(key) > 200:
+        raise InvalidXml(_("The process id is longer than 200 characters."))
+
+
 def draft_save(
     *,
     draft: ProcessDraft,
@@ -135,6 +141,7 @@ def draft_save(
     key, name = process_info(root)
     if not key:
         raise InvalidXml(_("The diagram has no BPMN process."))
+    _check_key(key)
     dmn_files, form_files = _files(dmn, "dmn"), _files(forms, "forms")
     problems = validate(bpmn_xml=bpmn_xml, dmn=dmn_files, forms=form_files)
     with transaction.atomic():

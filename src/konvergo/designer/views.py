@@ -15,8 +15,8 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
-from django.http import HttpRequest, HttpResponse
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -73,14 +73,16 @@ def index(request: HttpRequest) -> HttpResponse:
     may_monitor = can(request.user, "view", ProcessInstance)
     if not (may_design or may_monitor):
         raise PermissionDenied
-    latest = (
-        ProcessDefinition.objects.values("key").annotate(v=Max("version")).values_list("key", "v")
+    newest = (
+        ProcessDefinition.objects.filter(key=OuterRef("key"))
+        .order_by("-version")
+        .values("version")[:1]
     )
-    definitions = [
-        d
-        for d in ProcessDefinition.objects.filter(key__in=[k for k, _v in latest]).order_by("key")
-        if (d.key, d.version) in set(latest)
-    ]
+    definitions = (
+        ProcessDefinition.objects.filter(version=Subquery(newest))
+        .defer("bpmn_xml", "dmn_xml")
+        .order_by("key")
+    )
     return render(
         request,
         "designer/index.html",
@@ -218,7 +220,7 @@ def library_deploy(request: HttpRequest, key: str) -> HttpResponse:
     _require(request, "change", ProcessDraft)
     process = library.entry(key)
     if process is None:
-        raise PermissionDenied
+        raise Http404
     try:
         definition = library.deploy(process, actor=request.user)
     except BusinessError as exc:
@@ -255,7 +257,11 @@ def monitor_definition(request: HttpRequest, public_id: UUID) -> HttpResponse:
     instances = ProcessInstance.objects.filter(definition=definition)
     if status in InstanceStatus.values:
         instances = instances.filter(status=status)
-    versions = ProcessDefinition.objects.filter(key=definition.key).order_by("-version")
+    versions = (
+        ProcessDefinition.objects.filter(key=definition.key)
+        .only("public_id", "version")
+        .order_by("-version")
+    )
     stats = selectors.definition_stats(definition)
     return render(
         request,
@@ -306,6 +312,7 @@ def monitor_instance(request: HttpRequest, public_id: UUID) -> HttpResponse:
             "steps": instance.steps.select_related("actor").order_by("-finished_at", "-pk")[:200],
             "other_versions": ProcessDefinition.objects.filter(key=instance.definition.key)
             .exclude(pk=instance.definition_id)
+            .only("version")
             .order_by("-version"),
             "may_change": can(request.user, "change", ProcessInstance),
             "may_retry": can(request.user, "change", Incident),

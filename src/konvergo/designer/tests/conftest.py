@@ -77,10 +77,11 @@ def bpmn(body: str, pid: str = "small", name: str = "Small process") -> str:
 
 
 # start -> "Review" (user task, assignee from a variable) -> end
-VALID = bpmn(
+VALID_BODY = (
     '<bpmn:startEvent id="start"/>'
     '<bpmn:userTask id="review" name="Review" camunda:assignee="${reviewer}"/>'
     '<bpmn:endEvent id="done"/>'
     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>'
     '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="done"/>'
 )
+VALID = bpmn(VALID_BODY)

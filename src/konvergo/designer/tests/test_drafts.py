@@ -11,7 +11,7 @@ from django.test import Client
 
 from konvergo.designer.models import ProcessDraft
 from konvergo.designer.services import draft_create, draft_deploy, draft_save, versions_diff
-from konvergo.designer.tests.conftest import VALID, bpmn
+from konvergo.designer.tests.conftest import VALID, VALID_BODY, bpmn
 from konvergo.org.models import User
 from konvergo.processes.models import ProcessDefinition
 
@@ -253,3 +253,21 @@ def test_a_deployed_version_can_be_edited_as_a_new_draft(designer: User) -> None
     draft = draft_from_definition(definition=definition, actor=designer)
 
     assert (draft.key, draft.bpmn_xml, draft.deployed_version) == ("small", VALID, 1)
+
+
+def test_the_processes_page_lists_latest_versions_in_a_fixed_number_of_queries(
+    designer_client: Client, designer: User, django_assert_max_num_queries: Any
+) -> None:
+    from konvergo.processes.services import definition_deploy
+
+    for pid in ("alpha", "beta", "gamma"):
+        definition_deploy(xml=bpmn(VALID_BODY, pid=pid))
+        definition_deploy(xml=bpmn(VALID_BODY.replace("Review", "Check"), pid=pid))
+        draft_create(name=f"Draft {pid}", actor=designer)
+
+    with django_assert_max_num_queries(12):
+        page = designer_client.get("/processes/").content.decode()
+
+    assert page.count("v2</td>") == 3
+    assert "v1</td>" not in page
+    assert page.count("Draft ") == 3
