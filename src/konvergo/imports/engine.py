@@ -67,7 +67,8 @@ from konvergo.imports import mapping as m
 from konvergo.imports.bulk import Inserter
 from konvergo.imports.models import DuplicatePolicy, ImportBatch, ImportedRecord
 from konvergo.imports.reading import Sheet, column_letter
-from konvergo.org.models import User
+from konvergo.org.models import Scope, User
+from konvergo.org.permissions import scope_for, visible
 
 MATCH_KEYS = ("tax_id", "email", "phone", "name")
 CHUNK = 2000
@@ -534,11 +535,17 @@ class Importer:
             "phone": (Phone.objects.filter(**{f"{owner}__isnull": False}), "number", f"{owner}_id"),
             "name": (model._default_manager.all(), "normalized_name", "pk"),
         }
+        # Only records the importing user may see are matched (and so updated or linked to).
+        restricted = scope_for(self.actor, model) != Scope.ALL
+        allowed = visible(self.actor, model._default_manager.all()).values("pk")
         found: dict[tuple[str, str], int] = {}
         for key, values in wanted.items():
             if key == "tax_id" and kind != "organization":
                 continue
             queryset, column, pk = queries[key]
+            if restricted:
+                owner_field = "pk" if key == "name" else pk.removesuffix("_id")
+                queryset = queryset.filter(**{f"{owner_field}__in": allowed})
             ordered = sorted(values)
             for start in range(0, len(ordered), IN_QUERY):
                 part = ordered[start : start + IN_QUERY]

@@ -221,3 +221,25 @@ def test_imported_records_have_history_search_and_public_ids(importer_user):
     # Ids continue after the import: a record made by the CRM's services gets a new one.
     other = organization_create(actor=importer_user, legal_name="After Import AG")
     assert other.pk > organization.pk
+
+
+def test_only_records_the_importer_may_see_are_matched(db):
+    from konvergo.imports.tests.conftest import CRM, IMPORTS, grant
+    from konvergo.org.models import Scope
+    from konvergo.org.tests.factories import UserFactory
+
+    owner = grant(UserFactory.create(), *CRM, *IMPORTS)
+    hidden = organization_create(actor=owner, legal_name="Hidden Sp. z o.o.", industry="old")
+    own_scope = grant(UserFactory.create(), *CRM, *IMPORTS, scope=Scope.OWN)
+    batch = batch_upload(
+        actor=own_scope,
+        data=xlsx([["Company", "Industry"], ["Hidden Sp. z o.o.", "new"]]),
+        filename="a.xlsx",
+    )
+    batch = batch_configure(actor=own_scope, batch=batch, options={"duplicates": "update"})
+
+    batch = batch_dry_run(actor=own_scope, batch=batch)
+
+    assert (batch.created_count, batch.updated_count) == (1, 0)
+    hidden.refresh_from_db()
+    assert hidden.industry == "old"
