@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from konvergo.integrations import views
+from konvergo.integrations import setup_views, views
 
 app_name = "integrations"
 
@@ -23,4 +23,12 @@ urlpatterns: list[URLPattern] = [
     path("in/sms/<uuid:channel_id>/", views.sms_inbound, name="sms_inbound"),
     path("in/sms/<uuid:channel_id>/status/", views.sms_status, name="sms_status"),
     path("form/<uuid:form_id>/", views.webform, name="webform"),
+    path("setup/<slug:key>/", setup_views.setting_list, name="setting_list"),
+    path("setup/<slug:key>/new/", setup_views.setting_edit, name="setting_add"),
+    path("setup/<slug:key>/<uuid:public_id>/", setup_views.setting_edit, name="setting_edit"),
+    path(
+        "setup/<slug:key>/<uuid:public_id>/delete/",
+        setup_views.setting_remove,
+        name="setting_delete",
+    ),
 ]

@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from konvergo.core.errors import BusinessError, FieldErrors, NotAllowed
+from konvergo.integrations import setup_views
 from konvergo.integrations.models import (
     CalendarFeed,
     Call,
@@ -219,6 +220,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "deliveries": WebhookDelivery.objects.select_related("subscription")[:20],
         "dead_letters": DeadLetter.objects.all()[:20],
         "webforms": WebForm.objects.all(),
+        "kinds": setup_views.settings_menu(request),
     }
     return render(request, "integrations/index.html", context)
 
