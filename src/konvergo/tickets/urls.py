@@ -14,6 +14,12 @@ urlpatterns: list[URLPattern] = [
     path("bulk/", views.ticket_bulk, name="bulk"),
     path("setup/", views.setup, name="setup"),
     path("follow/<str:secret>/", views.ticket_follow, name="follow"),
+    path(
+        "follow/<str:secret>/files/<uuid:public_id>/",
+        views.follow_download,
+        name="follow_download",
+    ),
+    path("attachments/<uuid:public_id>/", views.attachment_download, name="attachment"),
     path("<uuid:public_id>/", views.ticket_detail, name="detail"),
     path("<uuid:public_id>/edit/", views.ticket_edit, name="edit"),
     path("<uuid:public_id>/fields/", views.ticket_fields, name="fields"),

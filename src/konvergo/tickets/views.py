@@ -16,7 +16,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +31,7 @@ from konvergo.org.permissions import can, visible
 from konvergo.tickets import choices, forms, selectors
 from konvergo.tickets.models import (
     AssignmentRule,
+    Attachment,
     Category,
     EscalationLevel,
     Queue,
@@ -506,3 +507,45 @@ def setup(request: HttpRequest) -> HttpResponse:
             "breadcrumbs": [(_("Service desk"), reverse("tickets:list")), (_("Setup"), "")],
         },
     )
+
+
+# --- attachments (never a public URL) -------------------------------------------------------
+
+
+def _download(attachment: Attachment) -> FileResponse:
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    # Always a download, never rendered by the browser: an uploaded HTML file runs nothing.
+    response = FileResponse(handle, as_attachment=True, filename=attachment.name)
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private"
+    return response
+
+
+@require_safe
+@login_required
+def attachment_download(request: HttpRequest, public_id: UUID) -> FileResponse:
+    require_page(request, "view", Ticket)
+    attachment = Attachment.objects.filter(
+        public_id=public_id, ticket__in=selectors.tickets_visible(request.user).values("pk")
+    ).first()
+    if attachment is None:
+        raise Http404
+    return _download(attachment)
+
+
+@require_safe
+def follow_download(request: HttpRequest, secret: str, public_id: UUID) -> FileResponse:
+    """A file the customer may see: one attached to a public reply of their ticket."""
+    ticket = selectors.ticket_by_secret(secret)
+    attachment = (
+        Attachment.objects.filter(ticket=ticket, public_id=public_id, is_public=True).first()
+        if ticket is not None
+        else None
+    )
+    if attachment is None:
+        raise Http404
+    return _download(attachment)

@@ -190,3 +190,36 @@ def test_the_sla_badge_says_overdue_after_hours_and_time_left_in_business_hours(
     assert label(9, day=3) == "overdue 1 h 00 min"  # Tuesday 9:00, nothing worked yet
     ticket.first_response_due_at = datetime(2026, 3, 2, 17, tzinfo=berlin)
     assert label(20) == "overdue"  # fell due at closing time: no business time late yet
+
+
+def test_attachments_download_for_agents_and_public_ones_by_the_customer_link() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    d = desk()
+    ticket = ticket_create(actor=None, subject="x", queue=d.queue, assignee=d.agents[0])
+    agent_client = signed_in(d.agents[0])
+    agent_client.post(
+        reverse("tickets:comment", args=[ticket.public_id]),
+        {"body": "Here is the manual", "public": "on",
+         "files": [SimpleUploadedFile("manual.txt", b"read me")]},
+    )  # fmt: skip
+    agent_client.post(
+        reverse("tickets:comment", args=[ticket.public_id]),
+        {"body": "Internal log", "files": [SimpleUploadedFile("log.txt", b"secret")]},
+    )
+    public, internal = ticket.attachments.order_by("created_at", "id")
+
+    download = agent_client.get(reverse("tickets:attachment", args=[internal.public_id]))
+    assert download.status_code == 200
+    assert download.getvalue() == b"secret"
+    assert download["Content-Disposition"] == 'attachment; filename="log.txt"'
+    anonymous = Client()
+    assert (
+        anonymous.get(reverse("tickets:attachment", args=[internal.public_id])).status_code == 302
+    )
+    follow = reverse("tickets:follow_download", args=[ticket.secret, public.public_id])
+    assert anonymous.get(follow).status_code == 200
+    hidden = reverse("tickets:follow_download", args=[ticket.secret, internal.public_id])
+    assert anonymous.get(hidden).status_code == 404
+    page = anonymous.get(reverse("tickets:follow", args=[ticket.secret])).content.decode()
+    assert "manual.txt" in page and "log.txt" not in page and "Internal log" not in page
