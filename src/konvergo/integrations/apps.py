@@ -11,6 +11,7 @@ class IntegrationsConfig(AppConfig):
         # Registers the subscribers, connectors, the mailbox sweep and the timeline sources.
         from konvergo.integrations import (  # noqa: F401
             connectors,
+            demo_data,
             selectors,
             subscribers,
             tasks,
