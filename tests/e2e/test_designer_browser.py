@@ -83,6 +83,12 @@ def test_draw_deploy_start_and_see_the_token(
     page.get_by_test_id("new-draft").click()
     expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true")
 
+    # Every registered connector is offered as an element template for service tasks.
+    templates = page.evaluate(
+        "window.kvDesigner.modeler.get('elementTemplates').getAll().map(t => t.name)"
+    )
+    assert "konvergo.notify" in templates
+
     # Draw: start event -> (append) task -> change it into a user task -> assignee -> end.
     page.click(element(page, "start"))
     page.click('.djs-context-pad [data-action="append.append-task"]')

@@ -186,7 +186,7 @@ class SandboxStartIn(Schema):
 
 
 class SandboxActionIn(Schema):
-    action: str  # "complete", "fire_timers" or "message"
+    action: str  # "complete", "fire_timers", "message" or "signal"
     task_id: str = ""
     variables: dict[str, Any] = {}
     message: str = ""

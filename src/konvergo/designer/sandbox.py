@@ -139,7 +139,8 @@ def step(
     variables: dict[str, Any] | None = None,
     message: str = "",
 ) -> dict[str, Any]:
-    """One step of a run: complete a user task, fire the waiting timers, or send a message."""
+    """One step of a run: complete a user task, fire the waiting timers, or send a message
+    or signal."""
     run = _runs(session).get(run_id)
     if run is None:
         raise Conflict(_("This sandbox run has ended; start it again."))
@@ -152,8 +153,8 @@ def step(
         elif action == "fire_timers":
             waiting = [t.task_id for t in runner.snapshot().timers]
             snapshot = runner.fire_timers(waiting)
-        elif action == "message":
-            _matched, snapshot = runner.correlate(message, data)
+        elif action in ("message", "signal"):
+            _matched, snapshot = runner.correlate(message, data, signal=action == "signal")
         else:
             raise BusinessError(
                 _("Unknown sandbox action %(action)s.") % {"action": action},

@@ -110,3 +110,35 @@ def test_test_runs_need_the_permission(outsider_client: Client, designer: User) 
     response = post(outsider_client, f"{API}/drafts/{draft.public_id}/sandbox", {"bpmn_xml": XML})
 
     assert response.status_code == 403
+
+
+def test_a_test_run_waits_for_a_message_and_takes_it(
+    designer_client: Client, designer: User
+) -> None:
+    draft = draft_create(name="Sandbox", actor=designer)
+    xml = bpmn(
+        '<bpmn:startEvent id="start"/>'
+        '<bpmn:intermediateCatchEvent id="paid" name="Paid">'
+        '<bpmn:messageEventDefinition messageRef="msg_paid"/></bpmn:intermediateCatchEvent>'
+        '<bpmn:endEvent id="done"/>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="paid"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="paid" targetRef="done"/>'
+    ).replace(
+        "</bpmn:definitions>",
+        '<bpmn:message id="msg_paid" name="payment.received"/></bpmn:definitions>',
+    )
+
+    started = post(
+        designer_client, f"{API}/drafts/{draft.public_id}/sandbox", {"bpmn_xml": xml}
+    ).json()
+    sent = post(
+        designer_client,
+        f"{API}/sandbox/{started['run_id']}",
+        {"action": "message", "message": "payment.received", "variables": {"amount": 5}},
+    ).json()
+
+    assert started["messages"] == [
+        {"element_id": "paid", "name": "payment.received", "kind": "message"}
+    ]
+    assert sent["completed"] is True
+    assert sent["variables"]["amount"] == 5

@@ -425,6 +425,14 @@
       run.timers.forEach(function (timer) { timers.appendChild(el("li", {}, timer.element_id + " · " + timer.due_at)); });
       out.appendChild(timers);
     }
+    if (run.messages.length) {
+      out.appendChild(el("h2", { "class": "h6" }, T.messages));
+      run.messages.forEach(function (message) {
+        var button = el("button", { type: "button", "class": "btn btn-sm btn-outline-primary me-1 mb-1" }, T.send + " " + message.name);
+        button.addEventListener("click", function () { sandboxStep({ action: message.kind === "signal" ? "signal" : "message", message: message.name }); });
+        out.appendChild(button);
+      });
+    }
     if (run.calls.length) {
       out.appendChild(el("h2", { "class": "h6" }, T.calls));
       var calls = el("ul", { "class": "small", "data-testid": "sandbox-calls" });
