@@ -37,13 +37,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from konvergo.core import calendars
 from konvergo.core.models import BusinessCalendar
-from konvergo.org.models import Department, Role, Team, User
+from konvergo.org.models import Department, Deputy, Role, Team, User
 from konvergo.org.selectors import deputy_on, manager_of
 from konvergo.processes.engine import expressions
 from konvergo.processes.models import HumanTask, ProcessInstance
@@ -62,26 +63,51 @@ class RuleError(ValueError):
 # --- groups ---------------------------------------------------------------------------------
 
 
-def group_keys(name: str) -> list[str]:
-    """Candidate keys ("r:<pk>", "d:<pk>", "t:<pk>") for a group name; [] if it names nothing."""
-    kind, _, rest = name.partition(":")
-    kinds: tuple[str, ...] = ("role", "department", "team")
-    if rest and kind.strip().lower() in kinds:
-        kinds, name = (kind.strip().lower(),), rest
-    name = name.strip()
-    for kind in kinds:
-        if kind == "role":
-            pks = list(Role.objects.filter(name__iexact=name).values_list("pk", flat=True))
-            prefix = "r"
-        elif kind == "department":
-            pks = list(Department.objects.filter(name__iexact=name).values_list("pk", flat=True))
-            prefix = "d"
+GROUP_KINDS: tuple[tuple[str, str, Any], ...] = (
+    ("role", "r", Role),
+    ("department", "d", Department),
+    ("team", "t", Team),
+)
+
+
+def groups_keys(names: Iterable[str]) -> dict[str, list[str]]:
+    """Candidate keys ("r:<pk>", "d:<pk>", "t:<pk>") of each group name ([] if it names
+    nothing): roles first, then departments, then teams; at most one query per kind, and
+    none for the kinds no name is left for (advances create many tasks)."""
+    wanted: dict[str, tuple[tuple[str, ...], str]] = {}
+    for name in names:
+        kind, _sep, rest = name.partition(":")
+        kinds = tuple(k for k, _prefix, _model in GROUP_KINDS)
+        if rest and kind.strip().lower() in kinds:
+            wanted[name] = ((kind.strip().lower(),), rest.strip().lower())
         else:
-            pks = list(Team.objects.filter(name__iexact=name).values_list("pk", flat=True))
-            prefix = "t"
-        if pks:
-            return [f"{prefix}:{pk}" for pk in pks]
-    return []
+            wanted[name] = (kinds, name.strip().lower())
+    found: dict[str, list[str]] = {name: [] for name in wanted}
+    for kind, prefix, model in GROUP_KINDS:
+        open_names = {
+            lowered
+            for name, (kinds, lowered) in wanted.items()
+            if kind in kinds and not found[name]
+        }
+        if not open_names:
+            continue
+        rows = (
+            model.objects.annotate(lowered=Lower("name"))
+            .filter(lowered__in=open_names)
+            .values_list("lowered", "pk")
+        )
+        by_name: dict[str, list[str]] = {}
+        for lowered, pk in rows:
+            by_name.setdefault(lowered, []).append(f"{prefix}:{pk}")
+        for name, (kinds, lowered) in wanted.items():
+            if kind in kinds and not found[name] and lowered in by_name:
+                found[name] = by_name[lowered]
+    return found
+
+
+def group_keys(name: str) -> list[str]:
+    """Candidate keys of one group name; [] if it names nothing."""
+    return groups_keys([name])[name]
 
 
 def user_keys(user: User) -> list[str]:
@@ -129,11 +155,26 @@ class Context:
         return self._subject
 
 
-def _user_named(name: str) -> User | None:
+def _user_named(name: str, day: date | None = None) -> User | None:
+    """The active user of that name; with `day`, annotated `away` (has a deputy period that
+    day), so that deputy routing costs no second query for people who are at work."""
     name = name.strip()
     if not name:
         return None
-    return User.objects.filter(username=name, is_active=True).first()
+    rows = User.objects.filter(username=name, is_active=True)
+    if day is not None:
+        rows = rows.annotate(
+            away=Exists(
+                Deputy.objects.filter(user=OuterRef("pk"), starts_on__lte=day, ends_on__gte=day)
+            )
+        )
+    return rows.first()
+
+
+def _stand_in(user: User, day: date) -> User | None:
+    if getattr(user, "away", True) is False:
+        return None
+    return deputy_on(user=user, day=day)
 
 
 def _owner(record: Any) -> User | None:
@@ -188,8 +229,10 @@ def _text(value: str, context: Context) -> str:
     value = (value or "").strip()
     if value.startswith(("${", "#{")):
         data = dict(context.data)
-        if "initiator" not in data and context.instance.started_by is not None:
-            data["initiator"] = context.instance.started_by.username
+        # Only read the starter (a query) when the expression asks for it.
+        if "initiator" in value and "initiator" not in data and context.instance.started_by_id:
+            starter = context.instance.started_by
+            data["initiator"] = starter.username if starter is not None else None
         try:
             result = expressions.evaluate(value, data)
         except expressions.ExpressionError:
@@ -203,14 +246,14 @@ def _text(value: str, context: Context) -> str:
     return value
 
 
-def _person(name: str, context: Context) -> User | None:
+def _person(name: str, context: Context, day: date | None = None) -> User | None:
     if name.startswith(RULE_PREFIX):
         try:
             return resolve_rule(name[len(RULE_PREFIX) :], context)
         except RuleError as exc:
             logger.warning("Assignment rule %s: %s", name, exc)
             return None
-    return _user_named(name)
+    return _user_named(name, day)
 
 
 def _names(text: str) -> list[str]:
@@ -242,35 +285,34 @@ def resolve_assignment(
     assignee_text = _text(str(extensions.get("camunda:assignee", "")), context)
     if not assignee_text and extensions.get("assigneeRule"):
         assignee_text = RULE_PREFIX + str(extensions["assigneeRule"])
-    assignee = _person(assignee_text, context) if assignee_text else None
+    assignee = _person(assignee_text, context, day) if assignee_text else None
     if assignee_text and assignee is None:
         logger.warning("Assignee %r of a task in %s names nobody", assignee_text, instance)
 
     keys: list[str] = []
     candidate_users: list[str] = []
     for name in _names(_text(str(extensions.get("camunda:candidateUsers", "")), context)):
-        user = _person(name, context)
+        user = _person(name, context, day)
         if user is None:
             if not name.startswith(RULE_PREFIX):
                 candidate_users.append(name)  # shown as written; nobody can claim through it
             continue
         candidate_users.append(user.username)
         keys.append(f"u:{user.pk}")
-        stand_in = deputy_on(user=user, day=day)
+        stand_in = _stand_in(user, day)
         if stand_in is not None:
             keys.append(f"u:{stand_in.pk}")
     candidate_groups = _names(_text(str(extensions.get("camunda:candidateGroups", "")), context))
     if assignee is None and not candidate_users and not candidate_groups and lane:
         candidate_groups = [lane]  # the lane stands for a role, department or team
-    for group in candidate_groups:
-        found = group_keys(group)
+    for group, found in groups_keys(candidate_groups).items():
         if not found:
             logger.warning("Candidate group %r of a task in %s names nothing", group, instance)
         keys += found
 
     on_behalf_of = None
     if assignee is not None:
-        stand_in = deputy_on(user=assignee, day=day)
+        stand_in = _stand_in(assignee, day)
         if stand_in is not None:
             assignee, on_behalf_of = stand_in, assignee
     return Assignment(

@@ -186,3 +186,37 @@ def test_reminder_and_escalation_from_properties() -> None:
     assert task.due_at == datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
     assert task.remind_at == datetime(2026, 11, 9, 12, 0, tzinfo=UTC)
     assert task.escalation == "reassign"
+
+
+def test_assignment_costs_few_queries_per_task() -> None:
+    """Advances create tasks inside the engine's transaction: keep the lookups few."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from konvergo.processes.assignment import human_task_for
+
+    UserFactory.create(username="jan")
+    Role.objects.create(name="sales")
+    Role.objects.create(name="support")
+    definition_deploy(xml=user_tasks_xml("p", [{"id": "t"}]))
+    instance = process_start("p")
+    task = SimpleNamespace(
+        task_id="x",
+        element_id="review",
+        name="Review",
+        lane=None,
+        extensions={
+            "camunda:assignee": "${owner}",
+            "camunda:candidateGroups": "sales, support",
+            "camunda:dueDate": "P2D",
+            "camunda:priority": "70",
+        },
+        data={"owner": "jan"},
+    )
+    with CaptureQueriesContext(connection) as queries:
+        row = human_task_for(instance, task, T0)
+    assert row.assignee is not None and row.assignee.username == "jan"
+    assert row.candidates.count("|r:") == 2
+    assert len(queries) == 2  # the assignee (with "away?"), the roles
