@@ -142,6 +142,8 @@ class TicketOut(Schema):
     organization: Ref | None
     customer_tier: str
     custom_data: dict[str, Any]
+    tags: list[str]
+    parent: Ref | None
     version: int
     first_response_at: datetime | None
     first_response_due_at: datetime | None
@@ -165,6 +167,10 @@ class TicketOut(Schema):
     def resolve_sla_paused(obj: Ticket) -> bool:
         return obj.is_paused
 
+    @staticmethod
+    def resolve_tags(obj: Ticket) -> list[str]:
+        return [tag.name for tag in obj.tags.all()]
+
 
 class TicketIn(Schema):
     subject: str
@@ -177,11 +183,12 @@ class TicketIn(Schema):
     assignee: UUID | None = Field(None, description="Default: the assignment rules.")
     custom_data: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list, description="Tag names.")
+    parent: UUID | None = None
 
 
 class TicketPatch(PatchSchema):
     nullable: ClassVar[frozenset[str]] = frozenset(
-        {"category", "assignee", "requester", "organization"}
+        {"category", "assignee", "requester", "organization", "parent"}
     )
 
     version: int = Field(description="The version you edited; a stale one answers 409.")
@@ -195,6 +202,8 @@ class TicketPatch(PatchSchema):
     organization: UUID | None = None
     customer_tier: str | None = None
     custom_data: dict[str, Any] | None = None
+    tags: list[str] | None = Field(None, description="Tag names; replaces the ticket's tags.")
+    parent: UUID | None = Field(None, description="The parent ticket; null: none.")
 
 
 class TransitionIn(Schema):
@@ -306,16 +315,25 @@ def _references(user: User, data: dict[str, Any]) -> dict[str, Any]:
         "requester": visible(user, Person.objects.all()),
         "organization": visible(user, Organization.objects.all()),
     }
+    lookups["parent"] = tickets_visible(user)
     for field, queryset in lookups.items():
         if field in data:
             data[field] = _ref(queryset, data[field], field)
+    if data.get("tags") is not None and "tags" in data:
+        names = [name.strip()[:60] for name in data["tags"] if name.strip()]
+        data["tags"] = [Tag.objects.get_or_create(name=name)[0] for name in names]
     if "priority" in data:
         data["priority"] = _priority(data["priority"])
     return data
 
 
 def _ticket(user: User, ticket_id: UUID) -> Ticket:
-    ticket = tickets_visible(user).select_related(*LIST_RELATED).filter(public_id=ticket_id)
+    ticket = (
+        tickets_visible(user)
+        .select_related(*LIST_RELATED, "parent")
+        .prefetch_related("tags")
+        .filter(public_id=ticket_id)
+    )
     found = ticket.first()
     if found is None:
         raise Http404
@@ -323,7 +341,11 @@ def _ticket(user: User, ticket_id: UUID) -> Ticket:
 
 
 def _fresh(ticket: Ticket) -> Ticket:
-    return Ticket.objects.select_related(*LIST_RELATED).get(pk=ticket.pk)
+    return (
+        Ticket.objects.select_related(*LIST_RELATED, "parent")
+        .prefetch_related("tags")
+        .get(pk=ticket.pk)
+    )
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -410,24 +432,26 @@ def tickets_list(request: HttpRequest, filters: Query[TicketQuery]) -> models.Qu
     queue = _ref(Queue.objects.all(), filters.queue, "queue")
     if filters.status and filters.status not in choices.Status.values:
         raise FieldErrors({"status": [_("Unknown status %(s)s.") % {"s": filters.status}]})
-    return ticket_list(
-        user,
-        queue=queue,
-        mine=filters.mine,
-        status=filters.status or "",
-        open_only=filters.open,
-        q=filters.q,
+    return (
+        ticket_list(
+            user,
+            queue=queue,
+            mine=filters.mine,
+            status=filters.status or "",
+            open_only=filters.open,
+            q=filters.q,
+        )
+        .select_related("parent")
+        .prefetch_related("tags")
     )
 
 
 @router.post("/", response={201: TicketOut}, summary="Open a ticket")
 def tickets_create(request: HttpRequest, payload: TicketIn) -> Status[Ticket]:
     user = allowed(request, "add", Ticket)
-    data = _references(user, payload.model_dump())
-    tag_names = [name.strip() for name in data.pop("tags") if name.strip()]
     with writing(user):
-        tags = [Tag.objects.get_or_create(name=name[:60])[0] for name in tag_names]
-        ticket = services.ticket_create(actor=user, tags=tags, **data)
+        data = _references(user, payload.model_dump())
+        ticket = services.ticket_create(actor=user, **data)
     return Status(201, _fresh(ticket))
 
 
@@ -440,9 +464,9 @@ def tickets_get(request: HttpRequest, ticket_id: UUID) -> Ticket:
 def tickets_update(request: HttpRequest, ticket_id: UUID, payload: TicketPatch) -> Ticket:
     user = allowed(request, "change", Ticket)
     ticket = _ticket(user, ticket_id)
-    changes = _references(user, payload.changes())
-    version = changes.pop("version")
     with writing(user):
+        changes = _references(user, payload.changes())
+        version = changes.pop("version")
         services.ticket_update(actor=user, ticket=ticket, version=version, **changes)
     return _fresh(ticket)
 

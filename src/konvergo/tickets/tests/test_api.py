@@ -181,3 +181,24 @@ def test_split_and_link_through_the_api() -> None:
         "Level 1",
         "Level 2",
     ]
+
+
+def test_tags_and_parent_through_the_api() -> None:
+    d = desk()
+    api = Api(d.agents[0])
+    parent = api.post("/", {"subject": "Office move", "queue": str(d.queue.public_id)}).json()
+    child = api.post(
+        "/",
+        {"subject": "Move printers", "queue": str(d.queue.public_id), "parent": parent["id"],
+         "tags": ["move", "printers"]},
+    )  # fmt: skip
+    assert child.status_code == 201, child.content
+    body = child.json()
+    assert (body["parent"]["id"], sorted(body["tags"])) == (parent["id"], ["move", "printers"])
+
+    changed = api.patch(f"/{body['id']}", {"version": 1, "tags": ["move"], "parent": None})
+
+    assert changed.status_code == 200
+    assert (changed.json()["tags"], changed.json()["parent"]) == (["move"], None)
+    loop = api.patch(f"/{parent['id']}", {"version": 1, "parent": parent["id"]})
+    assert loop.status_code == 422
