@@ -22,10 +22,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q, Subquery
 from django.utils.translation import gettext as _
 
 from konvergo.core.errors import BusinessError, FieldErrors
-from konvergo.processes.models import FormSchema, HumanTask, ProcessDefinition
+from konvergo.processes.models import FormSchema, HumanTask, ProcessDefinition, ProcessInstance
 
 MAX_FORM_BYTES = 1024 * 1024
 DEPLOYMENT_PREFIX = "camunda-forms:deployment:"
@@ -123,8 +124,14 @@ def form_for(task: HumanTask) -> FormSchema | None:
         return None
     if key.startswith(DEPLOYMENT_PREFIX):
         key = key[len(DEPLOYMENT_PREFIX) :]
-    forms = FormSchema.objects.filter(definition_id=task.instance.definition_id)
-    return forms.filter(form_id=key).first() or forms.filter(file_name=key).first()
+    # One query (completing a task is on the engine's hot path): by id or file name, id first.
+    version = ProcessInstance.objects.filter(pk=task.instance_id).values("definition_id")
+    found = list(
+        FormSchema.objects.filter(definition_id=Subquery(version[:1])).filter(
+            Q(form_id=key) | Q(file_name=key)
+        )
+    )
+    return next((f for f in found if f.form_id == key), found[0] if found else None)
 
 
 # --- validation -----------------------------------------------------------------------------
