@@ -26,7 +26,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from konvergo.core.calendars import CalendarError, CalendarSpec
 from konvergo.core.errors import BusinessError
 from konvergo.crm.models import Organization, Person
-from konvergo.crm.views.common import actor, add_service_error, error_messages, require_page
+from konvergo.crm.views.common import (
+    actor,
+    add_service_error,
+    error_messages,
+    require_page,
+    safe_next,
+)
 from konvergo.org.permissions import can, visible
 from konvergo.tickets import choices, forms, selectors
 from konvergo.tickets.models import (
@@ -161,9 +167,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 def ticket_bulk(request: HttpRequest) -> HttpResponse:
     require_page(request, "change", Ticket)
     form = forms.BulkForm(request.POST)
-    back = request.POST.get("next") or reverse("tickets:list")
-    if not back.startswith("/") or back.startswith("//"):
-        back = reverse("tickets:list")
+    back = safe_next(request, reverse("tickets:list"))
     ids = request.POST.getlist("ticket")
     valid_ids = []
     for value in ids:

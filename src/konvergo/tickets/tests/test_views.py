@@ -223,3 +223,25 @@ def test_attachments_download_for_agents_and_public_ones_by_the_customer_link() 
     assert anonymous.get(hidden).status_code == 404
     page = anonymous.get(reverse("tickets:follow", args=[ticket.secret])).content.decode()
     assert "manual.txt" in page and "log.txt" not in page and "Internal log" not in page
+
+
+def test_bulk_assign_from_the_queue_view() -> None:
+    d = desk()
+    tickets = [ticket_create(actor=None, subject=f"T{n}", queue=d.queue) for n in range(3)]
+    client = signed_in(d.head)
+
+    response = client.post(
+        reverse("tickets:bulk"),
+        {
+            "ticket": [str(t.public_id) for t in tickets[:2]], "action": "assign",
+            "assignee": d.agents[1].pk, "next": "https://evil.example/",
+        },
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tickets:list")
+    assert list(Ticket.objects.order_by("pk").values_list("assignee", flat=True)) == [
+        d.agents[1].pk,
+        d.agents[1].pk,
+        None,
+    ]
