@@ -8,7 +8,7 @@ Each source is read with a fixed number of queries, whatever the number of items
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -60,9 +60,21 @@ class Item:
         return self.due_at is not None and self.due_at < now
 
 
+FAR = datetime.max.replace(tzinfo=UTC)
+ORDERS = {"due": _("Due date"), "priority": _("Priority")}
+
+
 def sort_key(item: Item) -> tuple[bool, datetime, int]:
-    far = datetime.max.replace(tzinfo=timezone.get_current_timezone())
-    return (item.due_at is None, item.due_at or far, -item.priority)
+    """Due first (undated last), then the higher priority."""
+    return (item.due_at is None, item.due_at or FAR, -item.priority)
+
+
+def priority_key(item: Item) -> tuple[int, bool, datetime]:
+    return (-item.priority, item.due_at is None, item.due_at or FAR)
+
+
+def ordered(items: list[Item], order: str) -> list[Item]:
+    return sorted(items, key=priority_key if order == "priority" else sort_key)
 
 
 # --- process tasks --------------------------------------------------------------------------
@@ -201,7 +213,7 @@ class Inbox:
         if name == "delegated":
             return self.delegated
         if name == "overdue":
-            return [i for i in self.mine + self.groups if i.overdue(self.now)]
+            return sorted((i for i in self.mine + self.groups if i.overdue(self.now)), key=sort_key)
         if name == "today":
             return sorted(
                 (

@@ -64,16 +64,21 @@ def index(request: HttpRequest) -> HttpResponse:
     section = request.GET.get("section", "mine")
     if section not in selectors.SECTIONS:
         section = "mine"
+    order = request.GET.get("order", "due")
+    if order not in selectors.ORDERS:
+        order = "due"
     inbox = selectors.inbox_for(user)
     context = {
         "section": section,
+        "order": order,
+        "orders": selectors.ORDERS.items(),
         "sections": [
             (key, label, count)
             for (key, label), count in zip(
                 selectors.SECTIONS.items(), inbox.counts().values(), strict=True
             )
         ],
-        "items": inbox.section(section),
+        "items": selectors.ordered(inbox.section(section), order),
         "now": inbox.now,
         "digest": Preference.objects.filter(user=user, daily_digest=True).exists(),
     }

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from konvergo.crm.tests.factories import OrganizationFactory
 from konvergo.crm.tests.factories_deals import ActivityFactory
-from konvergo.inbox.selectors import badge_for, inbox_for
+from konvergo.inbox.selectors import badge_for, inbox_for, ordered
 from konvergo.inbox.tests.bpmn import user_tasks_xml
 from konvergo.org.models import Deputy, User
 from konvergo.org.tests.factories import UserFactory
@@ -77,6 +77,8 @@ def test_sources_sections_and_order() -> None:
     assert ticket.url.startswith("/tickets/")
     assert inbox.counts()["overdue"] == 1
     assert [i.title for i in inbox.section("overdue")] == ["Task: Call ACME"]
+    by_priority = ordered(inbox.mine, "priority")
+    assert [i.priority for i in by_priority][:3] == [100, 80, 50]  # P1 ticket, then tasks
     badge = badge_for(jan, T0 + timedelta(minutes=1))
     assert (badge.open, badge.overdue) == (len(inbox.mine), 1)
 

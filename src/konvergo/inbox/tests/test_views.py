@@ -69,6 +69,7 @@ def test_sections_counts_and_htmx_partial(setup: dict[str, Any]) -> None:
     assert 'data-testid="count-groups">1<' in html
     assert 'data-testid="count-overdue">1<' in html
     assert "<html" not in partial.content.decode()
+    assert "order=due" in partial.content.decode()  # the poll keeps the chosen order
     assert "Prepare offer" in partial.content.decode()
     assert 'data-testid="inbox-badge">1<' in badge.content.decode()
     assert "text-bg-danger" in badge.content.decode()  # overdue
