@@ -26,5 +26,7 @@ urlpatterns: list[URLPattern] = [
     path("<uuid:public_id>/status/", views.ticket_transition, name="transition"),
     path("<uuid:public_id>/comments/", views.ticket_comment, name="comment"),
     path("<uuid:public_id>/merge/", views.ticket_merge, name="merge"),
+    path("<uuid:public_id>/link/", views.ticket_link, name="link"),
+    path("<uuid:public_id>/split/", views.ticket_split, name="split"),
     path("<uuid:public_id>/process/", views.ticket_process, name="process"),
 ]

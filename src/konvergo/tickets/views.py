@@ -255,6 +255,11 @@ def _detail_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             if value in choices.TRANSITIONS[ticket.status]
         ],
         "comment_form": forms.CommentForm(initial={"public": True}),
+        "link_kinds": [
+            (value, label)
+            for value, label in choices.LinkKind.choices
+            if value != choices.LinkKind.SPLIT_FROM
+        ],
         "edit_form": forms.EditForm(
             initial={
                 "version": ticket.version,
@@ -406,6 +411,55 @@ def ticket_merge(request: HttpRequest, public_id: UUID) -> HttpResponse:
         return _refused(request, ticket, exc)
     messages.success(request, _("Merged into %(ref)s.") % {"ref": target.reference})
     return redirect("tickets:detail", public_id=target.public_id)
+
+
+@require_POST
+@login_required
+def ticket_link(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    number = request.POST.get("target", "").strip().lstrip("#")
+    target = (
+        selectors.tickets_visible(request.user).filter(number=int(number)).first()
+        if number.isdigit()
+        else None
+    )
+    if target is None:
+        messages.error(request, _("No ticket %(n)s that you may see.") % {"n": number})
+        return redirect("tickets:detail", public_id=ticket.public_id)
+    try:
+        services.ticket_link(
+            actor=actor(request), source=ticket, target=target,
+            kind=request.POST.get("kind", choices.LinkKind.RELATES),
+        )  # fmt: skip
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("Linked to %(ref)s.") % {"ref": target.reference})
+    return redirect("tickets:detail", public_id=ticket.public_id)
+
+
+@require_POST
+@login_required
+def ticket_split(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    require_page(request, "change", Ticket)
+    require_page(request, "add", Ticket)
+    ticket = _ticket_or_404(request, public_id)
+    wanted = []
+    for value in request.POST.getlist("comment"):
+        try:
+            wanted.append(UUID(value))
+        except ValueError:
+            continue
+    comments = list(ticket.comments.filter(public_id__in=wanted))
+    try:
+        new = services.ticket_split(
+            actor=actor(request), ticket=ticket, comments=comments,
+            subject=request.POST.get("subject", ""),
+        )  # fmt: skip
+    except BusinessError as exc:
+        return _refused(request, ticket, exc)
+    messages.success(request, _("Ticket %(ref)s split off.") % {"ref": new.reference})
+    return redirect("tickets:detail", public_id=new.public_id)
 
 
 @require_POST

@@ -245,3 +245,30 @@ def test_bulk_assign_from_the_queue_view() -> None:
         d.agents[1].pk,
         None,
     ]
+
+
+def test_split_and_link_on_the_ticket_page() -> None:
+    d = desk()
+    ticket = ticket_create(actor=None, subject="Two problems", queue=d.queue)
+    other = ticket_create(actor=None, subject="Related", queue=d.queue)
+    client = signed_in(d.head)
+    client.post(reverse("tickets:comment", args=[ticket.public_id]), {"body": "Printer"})
+    client.post(reverse("tickets:comment", args=[ticket.public_id]), {"body": "Scanner"})
+    scanner = ticket.comments.get(body="<p>Scanner</p>")
+
+    split = client.post(
+        reverse("tickets:split", args=[ticket.public_id]),
+        {"subject": "Scanner broken", "comment": [str(scanner.public_id)]},
+        follow=True,
+    )
+    linked = client.post(
+        reverse("tickets:link", args=[ticket.public_id]),
+        {"target": f"#{other.number}", "kind": "relates"},
+        follow=True,
+    )
+
+    new = Ticket.objects.get(subject="Scanner broken")
+    assert "split off" in split.content.decode()
+    assert list(new.comments.values_list("body", flat=True)) == ["<p>Scanner</p>"]
+    assert f"Linked to #{other.number}." in linked.content.decode()
+    assert ticket.links_out.filter(target=other, kind="relates").exists()
