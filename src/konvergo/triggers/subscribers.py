@@ -5,7 +5,6 @@ from __future__ import annotations
 from konvergo.core.events import EventMessage, subscribe
 from konvergo.triggers.services import event_fire
 
-
 # The business apps' events (not every name on the outbox: test probes and internal names of
 # other subsystems stay out of the rules' way).
 BUSINESS_EVENTS = [
