@@ -15,8 +15,8 @@ from konvergo.designer.models import ProcessDraft
 from konvergo.org.models import Scope, User
 from konvergo.org.services import role_create
 from konvergo.processes.models import HumanTask, ProcessDefinition, ProcessInstance
-from konvergo.processes.services import LIVE
-from tests.e2e.support import PASSWORD, SCREENSHOTS, require_browser
+from konvergo.processes.services import LIVE, task_complete
+from tests.e2e.support import PASSWORD, SCREENSHOTS, assert_fits_a_phone, require_browser
 
 require_browser()
 
@@ -129,6 +129,41 @@ def test_draw_deploy_start_and_see_the_token(
     expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
     expect(page.locator(".kv-token")).to_have_text("1")
     shot(page, "designer-monitor-version")
+
+    # Once the task is done, the token leaves and the step's time shows on the heat map.
+    task_complete(task=task, variables={})
+    page.reload()
+    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
+    expect(page.locator(".kv-token")).to_have_count(0)
+    expect(page.get_by_test_id("count-completed")).to_have_text("1")
+    expect(page.locator(".kv-heat").first).to_contain_text("p90")
+    shot(page, "designer-monitor-heatmap")
+
+
+def test_library_and_monitoring_fit_a_phone(
+    live_server, page: Page, process_owner: User, screenshot: Callable[[str], None]
+) -> None:
+    from konvergo.designer import library
+    from konvergo.processes.services import process_start
+
+    definition = library.deploy(library.BY_KEY["vacation_request"])
+    instance = process_start(
+        "vacation_request",
+        business_key="VAC-1",
+        variables={"manager": "petra", "employee": "petra", "first_day": "2026-12-21"},
+    )
+    sign_in(page, live_server.url, process_owner.username)
+
+    page.goto(f"{live_server.url}/processes/library/")
+    expect(page.get_by_test_id("library-vacation_request")).to_contain_text("deployed, v1")
+    assert_fits_a_phone(page)
+    screenshot("designer-library-phone")
+    page.goto(f"{live_server.url}/processes/instances/{instance.public_id}/")
+    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("tokens")).to_contain_text("Decide on the vacation request")
+    assert_fits_a_phone(page)
+    screenshot("designer-instance-phone")
+    assert definition.version == 1
 
 
 def test_an_unknown_connector_is_shown_on_its_element_and_not_deployed(

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from konvergo.processes.models import (
     HumanTask,
@@ -87,12 +88,32 @@ def _seconds_between(later: str, earlier: str) -> str:
     return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 
 
+def readable(seconds: float) -> str:
+    """A duration as people read it: 45 s, 12 min, 3.5 h, 2.1 d."""
+    if seconds < 90:
+        return _("%(n)s s") % {"n": f"{seconds:.0f}"}
+    if seconds < 90 * 60:
+        return _("%(n)s min") % {"n": f"{seconds / 60:.0f}"}
+    if seconds < 36 * 3600:
+        return _("%(n)s h") % {"n": f"{seconds / 3600:.1f}"}
+    return _("%(n)s d") % {"n": f"{seconds / 86400:.1f}"}
+
+
 @dataclass(frozen=True)
 class Duration:
     element_id: str
+    name: str
     count: int
     mean: float  # seconds
     p90: float  # seconds, nearest rank
+
+    @property
+    def mean_text(self) -> str:
+        return readable(self.mean)
+
+    @property
+    def p90_text(self) -> str:
+        return readable(self.p90)
 
 
 def durations(definition: ProcessDefinition) -> dict[str, Duration]:
@@ -104,18 +125,18 @@ def durations(definition: ProcessDefinition) -> dict[str, Duration]:
     previous = "LAG(s.finished_at) OVER (PARTITION BY s.instance_id ORDER BY s.finished_at, s.id)"
     sql = f"""
         WITH spans AS (
-            SELECT s.element_id AS element_id,
+            SELECT s.element_id AS element_id, s.name AS name,
                    {_seconds_between("s.finished_at", previous)} AS seconds
             FROM {step} s JOIN {instance} i ON i.id = s.instance_id
             WHERE i.definition_id = %s
         ),
         ranked AS (
-            SELECT element_id, seconds,
+            SELECT element_id, name, seconds,
                    ROW_NUMBER() OVER (PARTITION BY element_id ORDER BY seconds) AS position,
                    COUNT(*) OVER (PARTITION BY element_id) AS total
             FROM spans WHERE seconds IS NOT NULL
         )
-        SELECT element_id, MAX(total), AVG(seconds),
+        SELECT element_id, MAX(name), MAX(total), AVG(seconds),
                MAX(CASE WHEN position = (9 * total + 9) / 10 THEN seconds END)
         FROM ranked GROUP BY element_id
     """  # noqa: S608 - table names from the models, the only value is a parameter
@@ -123,8 +144,8 @@ def durations(definition: ProcessDefinition) -> dict[str, Duration]:
         cursor.execute(sql, [definition.pk])
         rows = cursor.fetchall()
     return {
-        element_id: Duration(element_id, int(total), float(mean or 0), float(p90 or 0))
-        for element_id, total, mean, p90 in rows
+        element_id: Duration(element_id, name or "", int(total), float(mean or 0), float(p90 or 0))
+        for element_id, name, total, mean, p90 in rows
     }
 
 

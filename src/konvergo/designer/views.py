@@ -304,6 +304,7 @@ def monitor_instance(request: HttpRequest, public_id: UUID) -> HttpResponse:
         {
             "instance": instance,
             "path": selectors.completed_path(instance),
+            "variables": json.dumps(instance.variables, indent=2, ensure_ascii=False),
             "tokens": selectors.instance_tokens(instance),
             "tasks": instance.tasks.filter(status=TaskStatus.OPEN).select_related("assignee"),
             "timers": instance.timers.order_by("due_at"),

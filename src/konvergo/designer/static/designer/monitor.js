@@ -17,6 +17,13 @@
     return node;
   }
 
+  function readable(seconds) {
+    if (seconds < 90) return Math.round(seconds) + " s";
+    if (seconds < 90 * 60) return Math.round(seconds / 60) + " min";
+    if (seconds < 36 * 3600) return (seconds / 3600).toFixed(1) + " h";
+    return (seconds / 86400).toFixed(1) + " d";
+  }
+
   function heatColour(heat) {
     // pale yellow (quick) to red (slowest), readable under black text
     var hue = Math.round(60 - 60 * heat);
@@ -32,7 +39,7 @@
       Object.keys(stats.durations).forEach(function (id) {
         var d = stats.durations[id];
         if (!registry.get(id)) return;
-        var node = badge("⌀ " + Math.round(d.mean) + " s · p90 " + Math.round(d.p90) + " s", "kv-heat");
+        var node = badge("⌀ " + readable(d.mean) + " · p90 " + readable(d.p90), "kv-heat");
         node.style.background = heatColour(d.heat);
         overlays.add(id, "kv-heat", { position: { bottom: 4, left: 0 }, html: node });
       });
