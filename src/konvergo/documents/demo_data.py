@@ -1,0 +1,1 @@
+"""Demo data for documents (filled in below)."""

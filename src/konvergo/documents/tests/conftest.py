@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+
+@pytest.fixture(autouse=True)
+def _media(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Each test stores its files in its own folder."""
+    with override_settings(MEDIA_ROOT=str(tmp_path / "media")):
+        from django.core.files.storage import storages
+
+        storages._storages.pop("default", None)  # re-read MEDIA_ROOT
+        yield
+        storages._storages.pop("default", None)
