@@ -12,8 +12,16 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from konvergo.designer.selectors import definition_stats, durations, running_counts
-from konvergo.designer.tests.conftest import VALID
-from konvergo.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
+from konvergo.designer.tests.conftest import VALID, bpmn
+from konvergo.processes.models import (
+    Incident,
+    IncidentStatus,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+)
+from konvergo.processes.registry import register_connector
 from konvergo.processes.services import definition_deploy, process_start, task_complete
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +129,43 @@ def test_monitoring_needs_the_permission(outsider_client: Client) -> None:
         403,
     )
     assert ProcessInstance.objects.get().status == InstanceStatus.RUNNING
+
+
+FLAKY = {"fail": True}
+
+
+def _flaky(inputs: dict[str, object]) -> dict[str, object]:
+    if FLAKY["fail"]:
+        raise RuntimeError("the ledger is offline")
+    return {"booked": True}
+
+
+def test_an_incident_is_shown_and_retried_from_the_instance_page(designer_client: Client) -> None:
+    register_connector("designer_tests.flaky")(_flaky)
+    definition = deploy(
+        bpmn(
+            '<bpmn:startEvent id="start"/>'
+            '<bpmn:serviceTask id="book" name="Book it" camunda:type="external" '
+            'camunda:topic="designer_tests.flaky"/>'
+            '<bpmn:endEvent id="done"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="book"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="book" targetRef="done"/>',
+            pid="booking",
+        )
+    )
+    FLAKY["fail"] = True
+    instance = process_start("booking")
+    incident = Incident.objects.get(instance=instance)
+
+    version_page = designer_client.get(f"/processes/versions/{definition.public_id}/")
+    instance_page = designer_client.get(f"/processes/instances/{instance.public_id}/")
+    FLAKY["fail"] = False
+    designer_client.post(f"/processes/incidents/{incident.public_id}/retry/")
+
+    assert "the ledger is offline" in version_page.content.decode()
+    assert '"incidents": ["book"]' in instance_page.content.decode()
+    incident.refresh_from_db()
+    instance.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    assert instance.status == InstanceStatus.COMPLETED
+    assert instance.variables["booked"] is True
