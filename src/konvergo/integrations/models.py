@@ -250,6 +250,7 @@ class SmsMessage(BaseModel):
     status = models.CharField(_("status"), max_length=20, default="queued")
     provider_id = models.CharField(max_length=120, blank=True, db_index=True)
     error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     organization = models.ForeignKey(
         "crm.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

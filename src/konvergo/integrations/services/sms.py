@@ -18,7 +18,12 @@ from konvergo.core.errors import BusinessError, FieldErrors
 from konvergo.core.events import emit
 from konvergo.crm.models import Organization, Person
 from konvergo.integrations.models import Direction, SmsGateway, SmsMessage, SmsProvider
-from konvergo.integrations.services.common import Malformed, contact_for_phone, e164
+from konvergo.integrations.services.common import (
+    Malformed,
+    contact_for_phone,
+    e164,
+    max_attempts,
+)
 
 logger = logging.getLogger(__name__)
 MAX_LENGTH = 1600
@@ -117,16 +122,19 @@ def sms_send(
 
 
 def sms_deliver(*, sms_id: int) -> None:
+    """Send one queued SMS (the job); a failure is retried by the worker with backoff, and the
+    SMS is marked failed after the last attempt. The row stays locked while it is sent."""
+    failure: Exception | None = None
     with transaction.atomic():
         sms = (
-            SmsMessage.objects.select_for_update()
+            SmsMessage.objects.select_for_update(of=("self",))
             .select_related("gateway")
             .filter(pk=sms_id)
             .first()
         )
         if sms is None or sms.status != "queued" or sms.gateway is None:
             return
-        failure: Exception | None = None
+        sms.attempts += 1
         try:
             sms.provider_id = PROVIDERS[sms.gateway.provider].send(sms.gateway, sms)[:120]
             sms.status = "sent"
@@ -134,8 +142,10 @@ def sms_deliver(*, sms_id: int) -> None:
         except (OSError, ValueError) as exc:
             failure = exc
             sms.error = f"{exc.__class__.__name__}: {exc}"[:5000]
+            if sms.attempts >= max_attempts():
+                sms.status = "failed"
         sms.save()
-    if failure is not None:
+    if failure is not None and sms.status == "queued":
         raise failure
 
 

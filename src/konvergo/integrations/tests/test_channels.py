@@ -355,3 +355,14 @@ def test_the_api_sends_mail_manages_webhooks_and_refuses_strangers():
     assert refused.status_code == 403
     assert EmailMessage.objects.count() == 1
     assert client.get("/api/v1/integrations/dead-letters", headers=stranger).status_code == 403
+
+
+def test_an_unreachable_gateway_is_retried_then_the_sms_is_marked_failed(settings):
+    settings.KONVERGO_JOB_BACKOFF_SECONDS = 0
+    settings.KONVERGO_JOB_MAX_ATTEMPTS = 2
+    SmsGateway.objects.create(name="Down", provider="http", url="http://127.0.0.1:1/send")
+    sms = sms_send(to="+4917612345678", text="hi")
+    Worker().run_once()
+    sms.refresh_from_db()
+    assert (sms.status, sms.attempts) == ("failed", 2)
+    assert sms.error
