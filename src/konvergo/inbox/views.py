@@ -27,6 +27,7 @@ from konvergo.inbox import selectors
 from konvergo.inbox.models import Comment, Preference
 from konvergo.inbox.services import comment_add, preference_set_digest
 from konvergo.org.models import User
+from konvergo.org.permissions import visible
 from konvergo.processes.forms import form_for
 from konvergo.processes.models import HumanTask, HumanTaskLog, StepRecord
 from konvergo.processes.services import task_complete
@@ -190,7 +191,8 @@ def task_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
         and task.assignee_id == user.pk
         and task.delegated_by_id is not None,
         "active_elements": active,
-        "people": User.objects.filter(is_active=True)
+        # Suggestions for "delegate to": only people the user may see in the directory.
+        "people": visible(user, User.objects.filter(is_active=True))
         .exclude(pk=user.pk)
         .order_by("username")[:200],
         "breadcrumbs": [(_("Inbox"), reverse("inbox:index")), (task.name, "")],
