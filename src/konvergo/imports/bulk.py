@@ -6,12 +6,13 @@ Here each model gets one INSERT statement run with `executemany` over plain tupl
 converted once per field type. Ids are taken before the insert (SQLite: after the largest id
 and the AUTOINCREMENT counter, under the write lock the transaction holds; PostgreSQL: from the
 column's sequence), so the rows can point at each other. Database triggers (the SQLite search
-index) run as for any insert. Only for the models the import writes; defaults come from the
-fields, `auto_now(_add)` from `now`.
+index) run as for any insert, except on SQLite: see `SearchIndex`. Only for the models the
+import writes; defaults come from the fields, `auto_now(_add)` from `now`.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
+
+from konvergo.crm.search import fts_available
 
 Row = dict[str, Any]  # attname -> value
 
@@ -156,14 +159,69 @@ def take_ids(model: type[models.Model], count: int) -> list[int]:
         return [int(value) for (value,) in cursor.fetchall()]
 
 
+class SearchIndex:
+    """The CRM's SQLite search table, filled for inserted rows by one INSERT ... SELECT per
+    table and chunk instead of the insert trigger firing per row (measured 7 times faster).
+
+    The rows are the ones the CRM's triggers write (same SQL, from the CRM migration that made
+    them, as `crm.search.search_index_rebuild` uses). The insert triggers are dropped for the
+    chunk and created again before it commits; SQLite's DDL is transactional, and the chunk's
+    transaction holds the write lock, so nobody else ever sees or writes the tables without
+    them, and a rollback brings them back. Update and delete triggers stay as they are.
+    """
+
+    def __init__(self) -> None:
+        self.active = connection.vendor == "sqlite" and fts_available(connection)
+        if not self.active:
+            return
+        frozen = importlib.import_module("konvergo.crm.migrations.0002_search")
+        self.table: str = frozen.FTS_TABLE
+        self.sources: dict[str, tuple[Any, ...]] = frozen.SOURCES
+        self.triggers = {
+            name: sql for name, sql in frozen.sqlite_triggers() if name.endswith("_ai")
+        }
+        self.dropped: dict[str, str] = {}
+
+    def covers(self, table: str) -> bool:
+        return self.active and table in self.sources
+
+    def suspend(self, table: str) -> None:
+        name = f"crm_search_{table}_ai"
+        if name in self.dropped or name not in self.triggers:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        self.dropped[name] = self.triggers[name]
+
+    def fill(self, table: str, ids: Sequence[int]) -> None:
+        code, kind, record_id, field, text, _columns = self.sources[table]
+        # Only constants of the CRM migration are formatted in; the ids are parameters.
+        sql = (
+            f"INSERT INTO {self.table}(rowid, text, kind, record_id, field) "  # noqa: S608
+            f"SELECT r.id * 8 + {code}, {text.format(r='r')}, {kind.format(r='r')}, "
+            f"{record_id.format(r='r')}, '{field}' FROM {table} AS r "
+            "WHERE r.id BETWEEN %s AND %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [min(ids), max(ids)])
+
+    def restore(self) -> None:
+        with connection.cursor() as cursor:
+            for sql in self.dropped.values():
+                cursor.execute(sql)
+        self.dropped = {}
+
+
 class Inserter:
-    """Inserts rows of several models with history, in the caller's transaction."""
+    """Inserts rows of several models with history, in the caller's transaction. Call
+    `finish()` before the transaction commits."""
 
     def __init__(self, *, user_id: int | None, reason: str, now: datetime) -> None:
         self.user_id = user_id
         self.reason = reason
         self.now = now
         self.tables: dict[type[models.Model], tuple[Table, Table | None]] = {}
+        self.search = SearchIndex()
 
     def _tables(self, model: type[models.Model]) -> tuple[Table, Table | None]:
         if model not in self.tables:
@@ -183,7 +241,13 @@ class Inserter:
         ids = take_ids(model, len(rows))
         for row, pk in zip(rows, ids, strict=True):
             row["id"] = pk
-        table.insert(rows, self.now)
+        db_table = model._meta.db_table
+        if self.search.covers(db_table):
+            self.search.suspend(db_table)
+            table.insert(rows, self.now)
+            self.search.fill(db_table, ids)  # ids are one unbroken range on SQLite
+        else:
+            table.insert(rows, self.now)
         if history is not None:
             extra = {
                 "history_date": self.now,

@@ -883,6 +883,7 @@ class _Writer:
     def flush(self) -> None:
         self.inserter.insert_plain(ImportedRecord, self.tracked)
         self.tracked = []
+        self.inserter.search.restore()
 
 
 def _json(value: Any) -> Any:

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from konvergo.core.jobs import Worker
 from konvergo.crm.models import (
@@ -18,7 +19,12 @@ from konvergo.crm.models import (
     Phone,
     TaxId,
 )
-from konvergo.crm.search import global_search
+from konvergo.crm.search import (
+    fts_available,
+    global_search,
+    search_index_rebuild,
+    search_index_repair,
+)
 from konvergo.crm.services.contacts import organization_create
 from konvergo.imports.models import BatchStatus, ImportedRecord
 from konvergo.imports.services import (
@@ -218,6 +224,16 @@ def test_imported_records_have_history_search_and_public_ids(importer_user):
     assert [hit.public_id for hit in global_search(importer_user, "hans@zyxel.example")] == [
         person.public_id
     ]
+    if connection.vendor == "sqlite" and fts_available():
+        # The index holds exactly the rows the CRM's triggers would have written, and the
+        # triggers are all back.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rowid, text, kind, record_id, field FROM crm_search_index")
+            written = sorted(cursor.fetchall())
+            search_index_rebuild()
+            cursor.execute("SELECT rowid, text, kind, record_id, field FROM crm_search_index")
+            assert sorted(cursor.fetchall()) == written
+            assert search_index_repair() is False
     # Ids continue after the import: a record made by the CRM's services gets a new one.
     other = organization_create(actor=importer_user, legal_name="After Import AG")
     assert other.pk > organization.pk
