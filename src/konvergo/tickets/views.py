@@ -61,7 +61,9 @@ class Badge:
 def _duration(amount: timedelta) -> str:
     minutes = int(abs(amount).total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    if hours:
+        return _("%(hours)s h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)s min") % {"minutes": minutes}
 
 
 def sla_badge(ticket: Ticket, now: datetime, spec: CalendarSpec | None = None) -> Badge | None:
