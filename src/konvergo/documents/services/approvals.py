@@ -83,10 +83,7 @@ def _start(
     approval.save(update_fields=["process_instance", "updated_at"])
     # The process may have decided already (a route with no human step).
     document.refresh_from_db()
-    if document.status not in (
-        DocumentStatus.APPROVED,
-        DocumentStatus.REJECTED,
-    ) and Approval.objects.filter(pk=approval.pk, status=ApprovalStatus.RUNNING).exists():
+    if Approval.objects.filter(pk=approval.pk, status=ApprovalStatus.RUNNING).exists():
         document.status = DocumentStatus.IN_APPROVAL
     document.process_instance = instance
     document.save(update_fields=["status", "process_instance", "updated_at"])
