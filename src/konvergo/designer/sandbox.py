@@ -7,6 +7,7 @@ engine state lives in the user's session between steps, never in a place others 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
@@ -20,6 +21,7 @@ from konvergo.processes.engine.parser import parse_bpmn
 from konvergo.processes.engine.runtime import CompiledProcess, Runner, Snapshot
 from konvergo.processes.services import check_json
 
+logger = logging.getLogger(__name__)
 MAX_SANDBOX_BYTES = 1024 * 1024
 MAX_RUNS = 5  # per session: older runs are dropped
 SESSION_KEY = "designer_sandbox"
@@ -122,7 +124,11 @@ def start(
         "calls": [],
     }
     runner = Runner(compiled, connectors=DryRun(run["calls"]))
-    snapshot = runner.start(data)
+    try:
+        snapshot = runner.start(data)
+    except Exception as exc:  # a draft under test: show what failed, never a 500
+        logger.warning("a sandbox run failed to start", exc_info=True)
+        raise SandboxRefused(_("The test run stopped: %(error)s") % {"error": exc}) from None
     run["state"] = snapshot.state
     run_id = uuid.uuid4().hex
     view = _view(run_id, run, snapshot)
@@ -162,6 +168,11 @@ def step(
             )
     except TaskNotOpen:
         raise Conflict(_("This task is not waiting any more.")) from None
+    except BusinessError:
+        raise
+    except Exception as exc:  # a draft under test: show what failed, never a 500
+        logger.warning("a sandbox step failed", exc_info=True)
+        raise SandboxRefused(_("The test run stopped: %(error)s") % {"error": exc}) from None
     run["state"] = snapshot.state
     view = _view(run_id, run, snapshot)
     _store(session, run_id, run)

@@ -8,6 +8,7 @@ token can reach.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from konvergo.processes.engine.parser import parse_bpmn
 from konvergo.processes.forms import DEPLOYMENT_PREFIX, parse_forms
 from konvergo.processes.registry import connector_names
 
+logger = logging.getLogger(__name__)
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 MAX_BYTES = 5 * 1024 * 1024
@@ -208,6 +210,12 @@ def validate(
         model = parse_bpmn(bpmn_xml.encode(), dmn=[content.encode() for content in dmn.values()])
     except DeployError as exc:
         problems.append(Problem(exc.element_id, exc.message))
+        return problems
+    except Exception as exc:  # the parser on anything a user drew: show it, never a 500
+        logger.warning("parsing a draft failed unexpectedly", exc_info=True)
+        problems.append(
+            Problem("", _("The engine cannot read this diagram: %(error)s") % {"error": exc})
+        )
         return problems
     known = connector_names()
     for name, element_id in sorted(model.connectors.items()):
