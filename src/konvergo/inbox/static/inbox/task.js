@@ -64,6 +64,28 @@
     box.scrollIntoView({ block: "nearest" });
   }
 
+  // The server's field errors also under the fields themselves (matched by their data path).
+  function markFields(form, errors) {
+    if (!errors) return;
+    try {
+      var registry = form.get("formFieldRegistry");
+      var paths = null;
+      try { paths = form.get("pathRegistry"); } catch (e) { paths = null; }
+      var byField = {};
+      registry.getAll().forEach(function (field) {
+        var path = field.key;
+        if (paths && paths.getValuePath) {
+          var parts = paths.getValuePath(field);
+          if (parts && parts.length) path = parts.join(".");
+        }
+        if (path && errors[path]) byField[field.id] = errors[path];
+      });
+      if (Object.keys(byField).length) form._setState({ errors: byField });
+    } catch (e) {
+      // The list above the form still names every field.
+    }
+  }
+
   function showForm() {
     var box = document.getElementById("kv-form");
     var schema = readJson("kv-form-schema");
@@ -100,6 +122,7 @@
           return;
         }
         showErrors(errorsBox, result.body.message || box.dataset.errorLabel, result.body.errors);
+        markFields(form, result.body.errors);
       }).catch(function () {
         showErrors(errorsBox, box.dataset.errorLabel, {});
       });
