@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from konvergo.documents.models import Document
 from konvergo.documents.selectors import approval_sheet, approvals_of
-from konvergo.documents.services.templates import refuse_url
+from konvergo.documents.services.templates import url_fetcher
 
 
 def approval_sheet_pdf(document: Document) -> bytes:
@@ -23,5 +23,5 @@ def approval_sheet_pdf(document: Document) -> bytes:
             "printed_at": timezone.now(),
         },
     )
-    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=refuse_url).write_pdf()
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=url_fetcher()).write_pdf()
     return pdf

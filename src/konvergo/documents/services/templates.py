@@ -132,13 +132,23 @@ def context_for(
 
 
 def refuse_url(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """WeasyPrint's URL fetcher: nothing from the network or the disk."""
+    """WeasyPrint's URL fetcher (before 66): nothing but inline `data:` URLs."""
     if url.startswith("data:"):
         from weasyprint.urls import default_url_fetcher
 
         result: dict[str, Any] = default_url_fetcher(url)
         return result
     raise ValueError(f"templates may not load {url[:80]}")
+
+
+def url_fetcher() -> Any:
+    """A fetcher that loads no file and no network address: only inline `data:` URLs."""
+    from weasyprint import urls
+
+    fetcher_class = getattr(urls, "URLFetcher", None)
+    if fetcher_class is not None:  # WeasyPrint 66+: a class with a protocol allow-list
+        return fetcher_class(allowed_protocols={"data"}, allow_redirects=False)
+    return refuse_url
 
 
 def render_html_pdf(body: str, context: dict[str, Any]) -> bytes:
@@ -148,7 +158,7 @@ def render_html_pdf(body: str, context: dict[str, Any]) -> bytes:
         html = _environment().from_string(body).render(**context)
     except TemplateError as exc:
         raise TemplateFailed(_("The template has an error: %(error)s") % {"error": exc}) from None
-    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=refuse_url).write_pdf()
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=url_fetcher()).write_pdf()
     return pdf
 
 
