@@ -1,8 +1,9 @@
 """SLA clocks on the queue's business calendar (core.calendars, the one calendar service).
 
-A ticket's clock starts when it is created. While it waits for the customer or a third party,
-the clock stands still: the business time spent paused is added up in `sla_paused_total`. So
-every due time is one formula, whatever happened before:
+A ticket's clock starts when it is created. While it waits for the customer or a third party
+(and while it is resolved or closed, until it is reopened), the clock stands still: the
+business time spent paused is added up in `sla_paused_total`. So every due time is one
+formula, whatever happened before:
 
     due = add_business_time(calendar, sla_started_at, target + sla_paused_total)
 

@@ -384,7 +384,9 @@ def ticket_transition(
                 details={"field": "status"},
             )
     spec = sla.queue_calendar(ticket.queue)
-    if status in choices.PAUSED_STATUSES:
+    if status in choices.PAUSED_STATUSES or status in choices.DONE_STATUSES:
+        # A resolved ticket's clock stands still too: reopening it does not count the time
+        # it was resolved against the SLA.
         sla.sla_pause(ticket, now=now)
     else:
         sla.sla_resume(ticket, now=now, spec=spec)

@@ -264,3 +264,16 @@ def test_a_higher_priority_never_makes_the_due_time_later(start, minutes):
     local = shorter.resolution_due_at.astimezone(BERLIN)
     assert not SPEC.is_non_working_day(local.date())
     assert time(9) < local.time() <= time(17)
+
+
+def test_time_spent_resolved_does_not_count_when_the_ticket_is_reopened() -> None:
+    d = desk()
+    with time_machine.travel(berlin(2026, 3, 2, 10), tick=False):
+        ticket = open_ticket(d)  # resolution due Wednesday 10:00
+    with time_machine.travel(berlin(2026, 3, 2, 12), tick=False):
+        ticket = ticket_transition(actor=d.agents[0], ticket=ticket, status="resolved")
+    with time_machine.travel(berlin(2026, 3, 3, 12), tick=False):
+        ticket = ticket_transition(actor=d.agents[0], ticket=ticket, status="reopened")
+
+    assert ticket.sla_paused_total == timedelta(hours=8)
+    assert ticket.resolution_due_at == berlin(2026, 3, 5, 10)
