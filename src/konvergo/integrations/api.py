@@ -22,7 +22,7 @@ from konvergo.integrations.models import (
     WebhookSubscription,
 )
 from konvergo.integrations.services import calendars
-from konvergo.integrations.services.mail import email_send
+from konvergo.integrations.services.mail import email_retry, email_send
 from konvergo.integrations.services.sms import sms_send
 from konvergo.integrations.services.webhooks import subscription_create, subscription_update
 from konvergo.org.api import allowed, caller, get_visible, writing
@@ -77,6 +77,16 @@ def emails_send(request: HttpRequest, payload: EmailIn) -> Status[EmailMessage]:
 def emails_list(request: HttpRequest) -> models.QuerySet[EmailMessage]:
     allowed(request, "view", EmailMessage)
     return EmailMessage.objects.select_related("ticket").order_by("-created_at", "-pk")
+
+
+@router.post("/emails/{email_id}/retry", response=EmailOut, summary="Send a failed e-mail again")
+def emails_retry(request: HttpRequest, email_id: UUID) -> EmailMessage:
+    user = allowed(request, "change", EmailMessage)
+    message = EmailMessage.objects.filter(public_id=email_id).first()
+    if message is None:
+        raise Http404
+    with writing(user):
+        return email_retry(message=message)
 
 
 class SmsIn(Schema):

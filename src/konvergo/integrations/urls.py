@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern] = [
     path("emails/", views.emails, name="emails"),
     path("emails/new/", views.email_compose, name="email_compose"),
     path("emails/<uuid:message_id>/", views.email_detail, name="email_detail"),
+    path("emails/<uuid:message_id>/retry/", views.email_resend, name="email_retry"),
     path("webhooks/", views.deliveries, name="deliveries"),
     path("dead-letters/", views.dead_letters, name="dead_letters"),
     path("calendar/", views.calendar_settings, name="calendar"),

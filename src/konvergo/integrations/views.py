@@ -44,7 +44,7 @@ from konvergo.integrations.services.common import (
     dead_letter,
     read_payload,
 )
-from konvergo.integrations.services.mail import email_send
+from konvergo.integrations.services.mail import email_retry, email_send
 from konvergo.org.permissions import require
 
 PER_PAGE = 100
@@ -268,6 +268,22 @@ def email_detail(request: HttpRequest, message_id: UUID) -> HttpResponse:
     return render(
         request, "integrations/email_detail.html", {"message": message, "title": message.subject}
     )
+
+
+@login_required
+@require_POST
+def email_resend(request: HttpRequest, message_id: UUID) -> HttpResponse:
+    _require(request, "change", EmailMessage)
+    message = EmailMessage.objects.filter(public_id=message_id).first()
+    if message is None:
+        raise Http404
+    try:
+        email_retry(message=message)
+    except FieldErrors as exc:
+        messages.error(request, " ".join(p for ps in exc.errors.values() for p in ps))
+    else:
+        messages.success(request, _("The e-mail is queued again."))
+    return redirect("integrations:email_detail", message.public_id)
 
 
 class ComposeForm(forms.Form):

@@ -246,6 +246,22 @@ def email_deliver(*, message_id: int) -> None:
         raise failure
 
 
+def email_retry(*, message: EmailMessage) -> EmailMessage:
+    """Queue a FAILED message again (after the mail server is back); the same Message-ID, so
+    the conversation still threads. Anything else is left alone."""
+    from konvergo.integrations.tasks import send_email
+
+    with transaction.atomic():
+        updated = EmailMessage.objects.filter(pk=message.pk, status=EmailStatus.FAILED).update(
+            status=EmailStatus.QUEUED, attempts=0
+        )
+        if not updated:
+            raise FieldErrors({"status": [_("Only an e-mail that failed can be sent again.")]})
+        send_email.enqueue(message.pk)
+    message.refresh_from_db()
+    return message
+
+
 def email_ensure_template(*, key: str, texts: Mapping[str, tuple[str, str]]) -> None:
     """Create the texts of a template that are missing (demo and defaults)."""
     for language, (subject, body) in texts.items():

@@ -366,3 +366,28 @@ def test_an_unreachable_gateway_is_retried_then_the_sms_is_marked_failed(setting
     sms.refresh_from_db()
     assert (sms.status, sms.attempts) == ("failed", 2)
     assert sms.error
+
+
+def test_a_failed_email_is_sent_again_once_the_server_is_back(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1
+    settings.KONVERGO_JOB_BACKOFF_SECONDS = 0
+    settings.KONVERGO_JOB_MAX_ATTEMPTS = 1
+    admin = UserFactory.create(is_superuser=True)
+    message = email_send(actor=None, to="a@b.test", subject="Hi", body="x")
+    Worker().run_once()
+    message.refresh_from_db()
+    assert message.status == EmailStatus.FAILED
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    client = Client()
+    client.force_login(admin)
+    assert client.post(f"/integrations/emails/{message.public_id}/retry/").status_code == 302
+    Worker().run_once()
+    message.refresh_from_db()
+    assert message.status == EmailStatus.SENT
+    assert [m.extra_headers["Message-ID"] for m in mail.outbox] == [message.message_id]
+    again = client.post(f"/integrations/emails/{message.public_id}/retry/", follow=True)
+    assert "Only an e-mail that failed" in again.content.decode()
+    Worker().run_once()
+    assert len(mail.outbox) == 1  # a sent message is never sent twice
