@@ -13,6 +13,7 @@ import writes; defaults come from the fields, `auto_now(_add)` from `now`.
 from __future__ import annotations
 
 import importlib
+import operator
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +41,10 @@ def _uuids(count: int) -> list[Any]:
     return result
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 class Table:
     """One model's INSERT, and how each field's value is made ready for it."""
 
@@ -52,7 +57,12 @@ class Table:
         marks = ", ".join(["%s"] * len(self.fields))
         # Names from the model's own metadata, values as parameters.
         self.sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-        self.prepare = [self._converter(f) for f in self.fields]
+        prepare = [self._converter(f) for f in self.fields]
+        # Values are picked from a row by one itemgetter; only the fields whose values need
+        # converting (dates, UUIDs, JSON, decimals) are touched one by one.
+        self.pick = operator.itemgetter(*[f.attname for f in self.fields])
+        self.converted = [(i, p) for i, p in enumerate(prepare) if p is not _same]
+        self.defaults = {f.attname: self._default(f) for f in self.fields}
         self.uuid_fields = [
             f.attname
             for f in self.fields
@@ -98,7 +108,7 @@ class Table:
             | models.BooleanField
             | models.ForeignKey,
         ) and not isinstance(field, models.DecimalField):
-            return lambda value: value
+            return _same
         return lambda value: field.get_db_prep_save(value, connection)
 
     def _default(self, field: models.Field[Any, Any]) -> Any:
@@ -108,26 +118,20 @@ class Table:
 
     def tuples(self, rows: Sequence[Row], now: datetime) -> list[tuple[Any, ...]]:
         uuids = iter(_uuids(len(rows) * len(self.uuid_fields)))
-        plan = []  # (attname, how, default, prepare): how 0 = given or default, 1 = now
-        for field, prepare in zip(self.fields, self.prepare, strict=True):
-            always_now = getattr(field, "auto_now", False)
-            now_if_missing = getattr(field, "auto_now_add", False)
-            plan.append((field.attname, always_now, now_if_missing, self._default(field), prepare))
+        always_now = [f.attname for f in self.fields if getattr(f, "auto_now", False)]
+        now_if_missing = [f.attname for f in self.fields if getattr(f, "auto_now_add", False)]
         result = []
         for row in rows:
             for name in self.uuid_fields:
                 if name not in row:
                     row[name] = next(uuids)
-            values = []
-            for name, always_now, now_if_missing, default, prepare in plan:
-                value: Any
-                if always_now or (now_if_missing and name not in row):
-                    value = row[name] = now  # kept for the history row
-                elif name in row:
-                    value = row[name]
-                else:
-                    value = type(default)(default) if isinstance(default, dict | list) else default
-                values.append(prepare(value))
+            for name in always_now:
+                row[name] = now  # kept in the row for its history row
+            for name in now_if_missing:
+                row.setdefault(name, now)
+            values = list(self.pick({**self.defaults, **row}))
+            for index, prepare in self.converted:
+                values[index] = prepare(values[index])
             result.append(tuple(values))
         return result
 
