@@ -71,6 +71,12 @@ class DocumentType(BaseModel):
         choices=NewVersionRule.choices,
         default=NewVersionRule.RESTART,
     )
+    approval_variables = models.JSONField(
+        _("approval defaults"),
+        default=dict,
+        blank=True,
+        help_text=_('Process variables when sending, e.g. {"approver_group": "Management"}'),
+    )
     archive_after_days = models.PositiveIntegerField(
         _("archive after (days)"), null=True, blank=True
     )

@@ -67,7 +67,7 @@ def matching(queryset: models.QuerySet[Document], query: str) -> models.QuerySet
             .order_by("-rank", "-updated_at")
         )
     if connection.vendor == "sqlite" and fts_available():
-        ids = RawSQL(
+        ids = RawSQL(  # noqa: S611  (the query is a parameter)
             f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s",  # noqa: S608
             [fts_expression(query)],
         )

@@ -25,8 +25,8 @@ from konvergo.documents.models import (
     DocumentVersion,
 )
 from konvergo.documents.search import matching
-from konvergo.org.permissions import can, require, scope_for, visible
 from konvergo.org.models import Scope
+from konvergo.org.permissions import can, require, scope_for, visible
 
 
 def documents_visible(user: Any) -> QuerySet[Document]:

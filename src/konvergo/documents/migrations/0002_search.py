@@ -18,7 +18,9 @@ PG_EXPRESSION = (
     "to_tsvector('simple'::regconfig, COALESCE(\"title\", '') || ' ' || "
     "COALESCE(\"content_text\", ''))"
 )
-PG_FORWARD = f'CREATE INDEX IF NOT EXISTS "{PG_INDEX}" ON "documents_document" USING gin ({PG_EXPRESSION})'
+PG_FORWARD = (
+    f'CREATE INDEX IF NOT EXISTS "{PG_INDEX}" ON "documents_document" USING gin ({PG_EXPRESSION})'
+)
 PG_REVERSE = f'DROP INDEX IF EXISTS "{PG_INDEX}"'
 
 FTS_TABLE = "documents_search_index"
@@ -27,11 +29,14 @@ CREATE = (
     "title, body, tokenize='unicode61 remove_diacritics 2')"
 )
 FILL = (
-    f"INSERT INTO {FTS_TABLE}(rowid, title, body) "
+    f"INSERT INTO {FTS_TABLE}(rowid, title, body) "  # noqa: S608  (constants)
     "SELECT id, title, content_text FROM documents_document"
 )
-INSERT = f"INSERT INTO {FTS_TABLE}(rowid, title, body) VALUES (new.id, new.title, new.content_text);"
-DELETE = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"
+INSERT = (
+    f"INSERT INTO {FTS_TABLE}(rowid, title, body) "  # noqa: S608  (constants)
+    "VALUES (new.id, new.title, new.content_text);"
+)
+DELETE = f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id;"  # noqa: S608
 TRIGGERS = [
     (
         "documents_search_ai",

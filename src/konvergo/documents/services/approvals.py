@@ -63,7 +63,9 @@ def _start(
     data = {
         "approvers": [],
         "approver_group": "",
-        **(variables or {}),
+        **(document.document_type.approval_variables or {}),
+        # What the sender chose wins over the type's defaults; empty choices do not.
+        **{k: v for k, v in (variables or {}).items() if v not in ("", [], None)},
         "document": str(document.public_id),
         "approval": str(approval.public_id),
         "title": document.title,

@@ -249,7 +249,7 @@ def document_from_template(
             document=document, file_name=file_name, data=data, actor=actor, comment=comment
         )
     created = document_create(
-        title=title or f"{template.name} – {context['client'].get('name', '')}".strip(" –"),
+        title=title or f"{template.name}: {context['client'].get('name', '')}".strip(": "),
         document_type=template.document_type,
         file_name=file_name,
         data=data,

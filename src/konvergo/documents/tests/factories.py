@@ -23,9 +23,7 @@ class DocumentTypeFactory(factory.django.DjangoModelFactory[DocumentType]):
 
     name = factory.Sequence(lambda n: f"Type {n}")
     code = factory.Sequence(lambda n: f"type-{n}")
-    fields = factory.LazyFunction(
-        lambda: [{"key": "amount", "label": "Amount", "type": "number"}]
-    )
+    fields = factory.LazyFunction(lambda: [{"key": "amount", "label": "Amount", "type": "number"}])
 
 
 def grant(user: User, *permissions: str, scope: str = Scope.ALL) -> User:

@@ -41,6 +41,10 @@ def open_tasks(document):
     )
 
 
+def send(document, author, approvers):
+    return approval_send(document=document, actor=author, variables={"approvers": approvers})
+
+
 def decide(task, user, decision, comment=""):
     with acting_as(user):  # as the inbox request would
         task_complete(task=task, variables={"decision": decision, "comment": comment}, actor=user)
@@ -60,17 +64,10 @@ def new_document(author, key, *, amount="1000", rule=NewVersionRule.RESTART, **e
     )
 
 
-def sheet(document):
-    return [
-        (s.approver_name.split()[-1] if s.approver else s.approver_name, s.decision, s.version.number, s.comment)
-        for s in selectors.approval_sheet(document)
-    ]
-
-
 def test_sequential_route_approves_in_order_and_the_document_follows():
     people = users("author", "ann", "bob")
     document = new_document(people["author"], "document_approval_sequential")
-    approval_send(document=document, actor=people["author"], variables={"approvers": ["ann", "bob"]})
+    send(document, people["author"], ["ann", "bob"])
     document.refresh_from_db()
     assert document.status == DocumentStatus.IN_APPROVAL
     [task] = open_tasks(document)
@@ -96,7 +93,7 @@ def test_sequential_route_approves_in_order_and_the_document_follows():
 def test_sequential_route_stops_at_the_first_rejection_then_resubmission_approves():
     people = users("author", "ann", "bob")
     document = new_document(people["author"], "document_approval_sequential")
-    approval_send(document=document, actor=people["author"], variables={"approvers": ["ann", "bob"]})
+    send(document, people["author"], ["ann", "bob"])
     decide(open_tasks(document)[0], people["ann"], "reject", "price too low")
     document.refresh_from_db()
     assert document.status == DocumentStatus.REJECTED
@@ -106,7 +103,7 @@ def test_sequential_route_stops_at_the_first_rejection_then_resubmission_approve
     version_add(document=document, file_name="proposal.txt", data=b"v2", actor=people["author"])
     document.refresh_from_db()
     assert document.status == DocumentStatus.DRAFT
-    approval_send(document=document, actor=people["author"], variables={"approvers": ["ann", "bob"]})
+    send(document, people["author"], ["ann", "bob"])
     decide(open_tasks(document)[0], people["ann"], "approve")
     decide(open_tasks(document)[0], people["bob"], "approve")
     document.refresh_from_db()
@@ -139,7 +136,10 @@ def test_parallel_route_needs_everyone_and_a_request_for_changes_sends_it_back()
     document.refresh_from_db()
     assert document.status == DocumentStatus.DRAFT
     assert [a.status for a in selectors.approvals_of(document)] == [ApprovalStatus.CHANGES]
-    assert {(s.approver.username, s.decision) for s in selectors.approval_sheet(document)} == {
+    assert {
+        (getattr(s.approver, "username", None), s.decision)
+        for s in selectors.approval_sheet(document)
+    } == {
         ("ann", "approve"),
         ("bob", "changes"),
         ("cem", "approve"),

@@ -145,7 +145,10 @@ def test_bad_files_are_refused_with_a_sentence(name, data, message):
     alice = UserFactory.create()
     with pytest.raises(ContentRefused) as caught:
         document_create(
-            title="Bad", document_type=DocumentTypeFactory.create(), file_name=name, data=data,
+            title="Bad",
+            document_type=DocumentTypeFactory.create(),
+            file_name=name,
+            data=data,
             actor=alice,
         )
     assert message in caught.value.message

@@ -40,10 +40,20 @@ def scene():
         title="Warehouse racks", organization=client, amount=Decimal("12500"), owner=author
     )
     quote = QuoteFactory.create(deal=deal, number="Q-2026-0042")
-    QuoteLineFactory.create(quote=quote, description="Racks", quantity=Decimal("5"),
-                            unit_price=Decimal("2000.00"), tax_rate=Decimal("23"))
-    QuoteLineFactory.create(quote=quote, description="Assembly", quantity=Decimal("1"),
-                            unit_price=Decimal("2500.00"), tax_rate=Decimal("23"))
+    QuoteLineFactory.create(
+        quote=quote,
+        description="Racks",
+        quantity=Decimal("5"),
+        unit_price=Decimal("2000.00"),
+        tax_rate=Decimal("23"),
+    )
+    QuoteLineFactory.create(
+        quote=quote,
+        description="Assembly",
+        quantity=Decimal("1"),
+        unit_price=Decimal("2500.00"),
+        tax_rate=Decimal("23"),
+    )
     return author, client, deal, quote
 
 
@@ -74,12 +84,19 @@ def test_html_template_renders_to_pdf_as_a_new_version_of_an_existing_document()
     author, client, deal, _quote = scene()
     doc_type = DocumentTypeFactory.create()
     template = template_create(
-        name="Contract", kind=TemplateKind.HTML, document_type=doc_type,
-        body=samples.CONTRACT_HTML, actor=author,
+        name="Contract",
+        kind=TemplateKind.HTML,
+        document_type=doc_type,
+        body=samples.CONTRACT_HTML,
+        actor=author,
     )
     existing = document_create(
-        title="Contract ACME", document_type=doc_type, file_name="old.txt", data=b"old",
-        actor=author, organization=client,
+        title="Contract ACME",
+        document_type=doc_type,
+        file_name="old.txt",
+        data=b"old",
+        actor=author,
+        organization=client,
     )
     version = document_from_template(template=template, actor=author, document=existing, deal=deal)
     assert version.number == 2 and version.content_type == "application/pdf"
@@ -93,17 +110,22 @@ def test_templates_run_sandboxed_and_fetch_nothing():
     with pytest.raises(TemplateFailed, match="unsafe"):
         render_html_pdf("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
     # ...and so are files and the network: the image is simply left out.
-    pdf = render_html_pdf('<p>x</p><img src="file:///etc/passwd"><img src="http://example.com/a.png">', {})
+    pdf = render_html_pdf(
+        '<p>x</p><img src="file:///etc/passwd"><img src="http://example.com/a.png">', {}
+    )
     assert pdf.startswith(b"%PDF")
     from konvergo.documents.services.templates import url_fetcher
 
     fetcher = url_fetcher()
     for url in ("file:///etc/passwd", "http://example.com/a.png"):
-        with pytest.raises(Exception):  # noqa: B017, PT011  (the library's own error type)
+        with pytest.raises(Exception):  # noqa: B017  (the library's own error type)
             fetch = getattr(fetcher, "fetch", fetcher)
             fetch(url)
     with pytest.raises(FieldErrors):
         template_create(
-            name="Broken", kind=TemplateKind.HTML, document_type=DocumentTypeFactory.create(),
-            body="{% for %}", actor=UserFactory.create(),
+            name="Broken",
+            kind=TemplateKind.HTML,
+            document_type=DocumentTypeFactory.create(),
+            body="{% for %}",
+            actor=UserFactory.create(),
         )
