@@ -146,3 +146,23 @@ def search_clients(user: Any, query: str, limit: int) -> list[SearchHit]:
 
 
 register(SearchProvider(key="crm.clients", label=_("Clients"), search=search_clients))
+
+
+def search_documents(user: Any, query: str, limit: int) -> list[SearchHit]:
+    """Documents by title and by the words inside their files (full-text search)."""
+    from konvergo.documents.models import Document
+    from konvergo.documents.selectors import document_list
+
+    if not can(user, "view", Document):
+        return []
+    return [
+        SearchHit(
+            title=document.title,
+            url=document.get_absolute_url(),
+            detail=f"{document.document_type} · {document.get_status_display()}",
+        )
+        for document in document_list(user, query=query)[:limit]
+    ]
+
+
+register(SearchProvider(key="documents", label=_("Documents"), search=search_documents))
