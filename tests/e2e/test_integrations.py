@@ -522,3 +522,24 @@ def test_the_calendar_feed_is_valid_icalendar_behind_its_secret_url():
     assert events[0].decoded("DTEND") == start + timedelta(hours=2)
     assert all(e.get("UID") and e.get("DTSTAMP") for e in events)
     assert Client().get("/integrations/calendar/wrong-token.ics").status_code == 404
+
+
+def test_a_trigger_rule_calls_a_webhook_with_a_signed_payload(webhook_receiver):
+    rule_create(
+        actor=None,
+        name="Tell the ERP",
+        event="crm.organization.created",
+        action="webhook",
+        webhook_url=webhook_receiver.url,
+        webhook_secret="rule-secret",
+        variables={"name": "legal_name"},
+    )
+    organization_create(actor=UserFactory.create(), legal_name="Baltic Logistics")
+    Worker().run_once()
+
+    assert TriggerFiring.objects.get().status == FiringStatus.DONE
+    headers, body = webhook_receiver.requests[0]
+    assert headers["X-Konvergo-Signature"] == _signed("rule-secret", body)
+    sent = json.loads(body)
+    assert sent["name"] == "Baltic Logistics"
+    assert sent["event"]["name"] == "crm.organization.created"

@@ -176,3 +176,31 @@ def test_the_api_refuses_bad_rules_and_users_without_permission(callback_process
     assert clerk.call("post", "/rules", body).status_code == 403
     assert clerk.call("get", "/rules").status_code == 403
     assert not TriggerRule.objects.exists()
+
+
+def test_a_rule_correlates_a_message_to_the_instance_waiting_with_that_key():
+    from konvergo.processes.services import process_start
+
+    definition_deploy(
+        xml=(Path(__file__).resolve().parents[4] / "tests/models/payment.bpmn").read_bytes()
+    )
+    waiting = process_start("invoice_payment", business_key="INV-1")
+    other = process_start("invoice_payment", business_key="INV-2")
+    rule_create(
+        actor=None,
+        name="Paid by mail",
+        event="integrations.email.received",
+        action="correlate",
+        message_name="payment_received",
+        correlation_key="invoice",
+        variables={"amount": "amount"},
+    )
+    emit("integrations.email.received", payload={"invoice": "INV-1", "amount": 120})
+    Worker().run_once()
+
+    firing = TriggerFiring.objects.get()
+    assert (firing.status, firing.matched) == (FiringStatus.DONE, 1)
+    waiting.refresh_from_db()
+    other.refresh_from_db()
+    assert waiting.status == "completed"
+    assert other.status == "running"
