@@ -23,11 +23,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from konvergo.core.errors import BusinessError, Conflict
 from konvergo.core.events import emit
-from konvergo.processes.engine import expressions
 from konvergo.processes.engine.errors import DeployError, TaskNotOpen
 from konvergo.processes.engine.parser import ParsedModel, parse_bpmn
 from konvergo.processes.engine.runtime import CompiledProcess, OpenTask, Runner, Snapshot
@@ -441,45 +439,6 @@ def _human_task(instance: ProcessInstance, task: OpenTask, now: datetime) -> Hum
     from konvergo.processes.assignment import human_task_for
 
     return human_task_for(instance, task, now)
-
-
-def _resolve(text: str, data: Mapping[str, Any]) -> str:
-    """A Camunda attribute value: `${expr}` is evaluated on the task data, anything else is text."""
-    text = (text or "").strip()
-    if text.startswith(("${", "#{")):
-        try:
-            value = expressions.evaluate(text, data)
-        except expressions.ExpressionError:
-            logger.warning("Cannot resolve %s on task data", text)
-            return ""
-        return "" if value is None else ",".join(value) if isinstance(value, list) else str(value)
-    return text
-
-
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _moment(text: str, data: Mapping[str, Any], now: datetime) -> datetime | None:
-    value = _resolve(text, data)
-    if not value:
-        return None
-    if value.upper().startswith("P"):
-        try:
-            return now + expressions.parse_iso_duration(value)
-        except expressions.ExpressionError:
-            return None
-    moment = parse_datetime(value)
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
-
-
-def _priority(text: str, data: Mapping[str, Any]) -> int:
-    try:
-        return int(_resolve(text, data) or 50)
-    except ValueError:
-        return 50
 
 
 # --- actions on running instances -----------------------------------------------------------
