@@ -50,7 +50,7 @@ def wide_page(browser: Browser) -> Iterator[Page]:
     """A desktop-sized page: the modeler needs room for the canvas and the properties panel."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)  # the shared machines are slow under load
     yield page
     context.close()
 
@@ -81,7 +81,7 @@ def test_draw_deploy_start_and_see_the_token(
     page.get_by_role("link", name="Designer").click()
     page.get_by_placeholder("Name of the new process").fill("Expense check")
     page.get_by_test_id("new-draft").click()
-    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true", timeout=30_000)
 
     # Every registered connector is offered as an element template for service tasks.
     templates = page.evaluate(
@@ -104,12 +104,14 @@ def test_draw_deploy_start_and_see_the_token(
     shot(page, "designer-drawn")
 
     page.get_by_test_id("save").click()
-    expect(page.get_by_test_id("designer-status")).to_contain_text("Saved. No problems found.")
+    expect(page.get_by_test_id("designer-status")).to_contain_text(
+        "Saved. No problems found.", timeout=30_000
+    )
     draft = ProcessDraft.objects.get()
     assert 'camunda:assignee="petra"' in draft.bpmn_xml
 
     page.get_by_test_id("deploy").click()
-    expect(page.get_by_test_id("deployed")).to_contain_text("Deployed as version 1")
+    expect(page.get_by_test_id("deployed")).to_contain_text("Deployed as version 1", timeout=30_000)
     definition = ProcessDefinition.objects.get(key=draft.key)
 
     page.get_by_test_id("monitor-link").click()
@@ -120,20 +122,20 @@ def test_draw_deploy_start_and_see_the_token(
     instance = ProcessInstance.objects.get(definition=definition)
     task = HumanTask.objects.get(instance=instance)
     assert (task.element_id, task.assignee) == (task_id, process_owner)
-    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true", timeout=30_000)
     current = f'#kv-monitor .djs-element.kv-current[data-element-id="{task_id}"]'
     expect(page.locator(current)).to_have_count(1)
     shot(page, "designer-instance-token")
 
     page.goto(f"{live_server.url}/processes/versions/{definition.public_id}/")
-    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true", timeout=30_000)
     expect(page.locator(".kv-token")).to_have_text("1")
     shot(page, "designer-monitor-version")
 
     # Once the task is done, the token leaves and the step's time shows on the heat map.
     task_complete(task=task, variables={})
     page.reload()
-    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true", timeout=30_000)
     expect(page.locator(".kv-token")).to_have_count(0)
     expect(page.get_by_test_id("count-completed")).to_have_text("1")
     expect(page.locator(".kv-heat").first).to_contain_text("p90")
@@ -159,7 +161,7 @@ def test_library_and_monitoring_fit_a_phone(
     assert_fits_a_phone(page)
     screenshot("designer-library-phone")
     page.goto(f"{live_server.url}/processes/instances/{instance.public_id}/")
-    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-monitor")).to_have_attribute("data-ready", "true", timeout=30_000)
     expect(page.get_by_test_id("tokens")).to_contain_text("Decide on the vacation request")
     assert_fits_a_phone(page)
     screenshot("designer-instance-phone")
@@ -187,7 +189,7 @@ def test_an_unknown_connector_is_shown_on_its_element_and_not_deployed(
     page = wide_page
     sign_in(page, live_server.url, process_owner.username)
     page.goto(f"{live_server.url}/processes/drafts/{draft.public_id}/")
-    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true", timeout=30_000)
 
     page.get_by_test_id("deploy").click()
 
@@ -209,7 +211,7 @@ def test_library_process_forms_decisions_and_a_test_run(
     page = wide_page
     sign_in(page, live_server.url, process_owner.username)
     page.goto(f"{live_server.url}/processes/drafts/{draft.public_id}/")
-    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#kv-designer")).to_have_attribute("data-ready", "true", timeout=30_000)
     expect(page.locator(element(page, "check_invoice"))).to_have_count(1)
 
     page.get_by_role("tab", name="Forms").click()
