@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import Permission
+
 from konvergo.core.audit import acting_as
 from konvergo.core.demo import register_demo_step
 from konvergo.crm.models import Deal
@@ -87,9 +89,7 @@ def demo_documents(say: Callable[[str], None]) -> None:
     say(f"4 document types, 3 templates, {sent} proposal in approval")
 
 
-def _permissions() -> list[object]:
-    from django.contrib.auth.models import Permission
-
+def _permissions() -> list[Permission]:
     codenames = [name.split(".", 1)[1] for name in WORK]
     return list(
         Permission.objects.filter(content_type__app_label="documents", codename__in=codenames)

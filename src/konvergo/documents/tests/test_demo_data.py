@@ -28,6 +28,7 @@ def test_demo_documents():
     proposal = Document.objects.get()
     assert proposal.status == DocumentStatus.IN_APPROVAL
     assert proposal.deal is not None and proposal.quote is not None
+    assert proposal.process_instance is not None and proposal.owner.department is not None
     task = proposal.process_instance.tasks.get(status=TaskStatus.OPEN)
     assert task.assignee is not None
     assert task.assignee == proposal.owner.department.head
