@@ -166,6 +166,30 @@ def connectors(request: HttpRequest) -> list[dict[str, Any]]:
     return selectors.connector_templates()
 
 
+class LibraryOut(Schema):
+    key: str
+    title: str
+    description: str
+    area: str
+    deployed_version: int | None
+
+
+@router.get("/library", response=list[LibraryOut], summary="The shipped process library")
+def library_list(request: HttpRequest) -> list[dict[str, Any]]:
+    _user(request, "view")
+    deployed = library.deployed_versions()
+    return [
+        {
+            "key": p.key,
+            "title": str(p.title),
+            "description": str(p.description),
+            "area": str(p.area),
+            "deployed_version": deployed.get(p.key),
+        }
+        for p in library.PROCESSES
+    ]
+
+
 @router.post("/library/{key}/deploy", response=DeployedOut, summary="Deploy a library process")
 def library_deploy(request: HttpRequest, key: str) -> dict[str, Any]:
     user = _user(request, "change")

@@ -213,3 +213,13 @@ def test_without_the_permission_the_library_deploys_nothing(outsider_client: Cli
 
     assert response.status_code == 403
     assert not ProcessDefinition.objects.exists()
+
+
+def test_the_library_in_the_api_is_in_the_users_language(designer_client: Client) -> None:
+    designer_client.post("/api/v1/designer/library/vacation_request/deploy")
+
+    listed = designer_client.get("/api/v1/designer/library").json()
+
+    vacation = next(p for p in listed if p["key"] == "vacation_request")
+    assert (vacation["title"], vacation["deployed_version"]) == ("Vacation request", 1)
+    assert len(listed) == len(library.PROCESSES) == 9
