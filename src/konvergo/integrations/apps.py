@@ -12,6 +12,7 @@ class IntegrationsConfig(AppConfig):
         from konvergo.integrations import (  # noqa: F401
             connectors,
             demo_data,
+            doctor_checks,
             selectors,
             subscribers,
             tasks,

@@ -123,3 +123,28 @@ def test_pages_refuse_users_without_the_permission():
     client.post("/integrations/setup/channels/new/", {"kind": "sms", "name": "x"})
     assert not InboundChannel.objects.exists()
     assert client.get("/integrations/setup/nothing/").status_code == 404
+
+
+def test_doctor_names_failing_mailboxes_failed_mail_and_switched_off_webhooks():
+    from django.utils import timezone
+
+    from konvergo.integrations.doctor_checks import check_integrations
+
+    assert [f.ok for f in check_integrations()] == [True]
+    Mailbox.objects.create(
+        name="Support", host="x", username="u", failing_since=timezone.now(), last_error="refused"
+    )
+    EmailMessage.objects.create(direction="out", status="failed", message_id="<1@x>", to="a@b.c")
+    WebhookSubscription.objects.create(
+        name="ERP",
+        url="https://erp.test",
+        events=["*"],
+        is_active=False,
+        disabled_at=timezone.now(),
+    )
+    messages = [f.message for f in check_integrations() if not f.ok]
+    assert messages == [
+        "mailbox(es) cannot be read: Support (refused)",
+        "1 e-mail(s) could not be sent; send them again",
+        "webhooks switched off: ERP",
+    ]
