@@ -26,6 +26,7 @@ from konvergo.org.permissions import visible
 from konvergo.org.schemas import PatchSchema, UserRef
 from konvergo.tickets import choices
 from konvergo.tickets.models import (
+    AssignmentRule,
     Category,
     Comment,
     Escalation,
@@ -38,7 +39,15 @@ from konvergo.tickets.models import (
 )
 from konvergo.tickets.selectors import LIST_RELATED, ticket_comments, ticket_list, tickets_visible
 from konvergo.tickets.services import tickets as services
-from konvergo.tickets.services.setup import category_create, queue_create, sla_policy_create
+from konvergo.tickets.services.setup import (
+    assignment_rule_create,
+    assignment_rule_delete,
+    category_create,
+    escalation_level_create,
+    escalation_level_delete,
+    queue_create,
+    sla_policy_create,
+)
 
 router = Router(tags=["tickets"])
 MAX_PAGE = 200
@@ -267,7 +276,45 @@ class CategoryIn(Schema):
     process_auto: bool = False
 
 
+class EscalationLevelIn(Schema):
+    level: int = Field(..., ge=0, le=99)
+    name: str
+    percent: int = Field(100, description="Share of the target after which the level fires.")
+    after_minutes: int = Field(0, description="Then this many business minutes more.")
+    notify: str = Field(
+        choices.Notify.ASSIGNEE.value, description="assignee, team_lead, department_head"
+    )
+    raise_priority: bool = False
+    reassign_to: UUID | None = None
+
+
+class AssignmentRuleIn(Schema):
+    team: UUID
+    strategy: str = Field(
+        choices.Strategy.ROUND_ROBIN.value, description="round_robin, least_loaded"
+    )
+    queue: UUID | None = None
+    category: UUID | None = None
+    organization: UUID | None = None
+    position: int = Field(0, ge=0, le=999)
+
+
+class AssignmentRuleOut(Schema):
+    id: UUID
+    position: int
+    queue: Ref | None
+    category: Ref | None
+    organization: Ref | None
+    team: Ref
+    strategy: str
+
+    @staticmethod
+    def resolve_id(obj: AssignmentRule) -> UUID:
+        return obj.public_id
+
+
 class EscalationLevelOut(Schema):
+    id: UUID
     level: int
     name: str
     percent: int
@@ -275,6 +322,10 @@ class EscalationLevelOut(Schema):
     notify: str
     raise_priority: bool
     reassign_to: UserRef | None
+
+    @staticmethod
+    def resolve_id(obj: EscalationLevel) -> UUID:
+        return obj.public_id
 
 
 class TicketQuery(Schema):
@@ -377,6 +428,79 @@ def categories_create(request: HttpRequest, payload: CategoryIn) -> Status[Categ
 def escalation_levels_list(request: HttpRequest) -> models.QuerySet[EscalationLevel]:
     allowed(request, "view", Ticket)
     return EscalationLevel.objects.select_related("reassign_to").order_by("level")
+
+
+@router.post(
+    "/escalation-levels", response={201: EscalationLevelOut}, summary="Add an escalation level"
+)
+def escalation_levels_create(
+    request: HttpRequest, payload: EscalationLevelIn
+) -> Status[EscalationLevel]:
+    user = allowed(request, "change", EscalationLevel)
+    data = payload.model_dump()
+    data["reassign_to"] = _ref(
+        User.objects.filter(is_active=True), payload.reassign_to, "reassign_to"
+    )
+    with writing(user):
+        level = escalation_level_create(**data)
+    return Status(201, level)
+
+
+@router.delete(
+    "/escalation-levels/{level_id}", response={204: None}, summary="Remove an escalation level"
+)
+def escalation_levels_delete(request: HttpRequest, level_id: UUID) -> Status[None]:
+    user = allowed(request, "change", EscalationLevel)
+    level = EscalationLevel.objects.filter(public_id=level_id).first()
+    if level is None:
+        raise Http404
+    with writing(user):
+        escalation_level_delete(level)
+    return Status(204, None)
+
+
+@router.get("/assignment-rules", response=list[AssignmentRuleOut], summary="Assignment rules")
+def assignment_rules_list(request: HttpRequest) -> models.QuerySet[AssignmentRule]:
+    allowed(request, "view", Ticket)
+    return AssignmentRule.objects.select_related("queue", "category", "organization", "team")
+
+
+@router.post(
+    "/assignment-rules", response={201: AssignmentRuleOut}, summary="Add an assignment rule"
+)
+def assignment_rules_create(
+    request: HttpRequest, payload: AssignmentRuleIn
+) -> Status[AssignmentRule]:
+    user = allowed(request, "change", AssignmentRule)
+    team = _ref(Team.objects.all(), payload.team, "team")
+    queue = _ref(Queue.objects.all(), payload.queue, "queue")
+    category = _ref(Category.objects.all(), payload.category, "category")
+    organization = _ref(
+        visible(user, Organization.objects.all()), payload.organization, "organization"
+    )
+    with writing(user):
+        rule = assignment_rule_create(
+            team=team,
+            strategy=payload.strategy,
+            queue=queue,
+            category=category,
+            organization=organization,
+            position=payload.position,
+        )
+    return Status(201, rule)
+
+
+@router.delete(
+    "/assignment-rules/{rule_id}", response={204: None}, summary="Remove an assignment rule"
+)
+def assignment_rules_delete(request: HttpRequest, rule_id: UUID) -> Status[None]:
+    user = allowed(request, "change", AssignmentRule)
+    rule = AssignmentRule.objects.filter(public_id=rule_id).first()
+    if rule is None:
+        raise Http404
+    with writing(user):
+        assignment_rule_delete(rule)
+    return Status(204, None)
 
 
 @router.get("/queues", response=list[QueueOut], summary="List queues")

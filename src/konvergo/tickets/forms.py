@@ -179,3 +179,40 @@ class SlaPolicyForm(forms.Form):
         fields: Any = self.fields
         fields["priority"].queryset = Priority.objects.order_by("rank")
         fields["category"].queryset = Category.objects.order_by("name")
+
+
+class EscalationLevelForm(forms.Form):
+    level = forms.IntegerField(label=_("Level"), min_value=0, max_value=99)
+    name = forms.CharField(label=_("Name"), max_length=60)
+    # No lower bound here: the service refuses a non-positive share with its own message.
+    percent = forms.IntegerField(label=_("% of the target"), initial=100, max_value=1000)
+    after_minutes = forms.IntegerField(label=_("then business minutes"), initial=0)
+    notify = forms.ChoiceField(label=_("Notify"), choices=choices.Notify.choices)
+    raise_priority = forms.BooleanField(label=_("Raise the priority"), required=False)
+    reassign_to = forms.ModelChoiceField(
+        label=_("Reassign to"), queryset=User.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["reassign_to"].queryset = User.objects.filter(is_active=True).order_by(
+            "last_name", "first_name", "username"
+        )
+
+
+class AssignmentRuleForm(forms.Form):
+    position = forms.IntegerField(label=_("Position"), min_value=0, max_value=999, initial=0)
+    queue = forms.ModelChoiceField(label=_("Queue"), queryset=Queue.objects.none(), required=False)
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.none(), required=False
+    )
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    strategy = forms.ChoiceField(label=_("Strategy"), choices=choices.Strategy.choices)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["queue"].queryset = Queue.objects.order_by("name")
+        fields["category"].queryset = Category.objects.order_by("name")
+        fields["team"].queryset = Team.objects.order_by("name")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.contrib import messages
@@ -47,6 +47,8 @@ from konvergo.tickets.models import (
 from konvergo.tickets.services import setup as setup_services
 from konvergo.tickets.services import sla
 from konvergo.tickets.services import tickets as services
+
+M = TypeVar("M", EscalationLevel, AssignmentRule)
 
 PAGE_SIZE = 50
 
@@ -522,32 +524,20 @@ def ticket_follow(request: HttpRequest, secret: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def setup(request: HttpRequest) -> HttpResponse:
-    """Queues, SLA policies, the escalation ladder, categories and assignment rules; adding a
-    queue or an SLA policy here (the API does the same)."""
+    """Queues, SLA policies, the escalation ladder, categories and assignment rules; adding
+    queues, SLA policies, escalation levels and assignment rules, and removing levels and rules
+    (the API does the same)."""
     require_page(request, "view", Queue)
-    queue_form = forms.QueueForm(request.POST if "add_queue" in request.POST else None)
-    policy_form = forms.SlaPolicyForm(request.POST if "add_policy" in request.POST else None)
+    post = request.POST
+    queue_form = forms.QueueForm(post if "add_queue" in post else None)
+    policy_form = forms.SlaPolicyForm(post if "add_policy" in post else None)
+    level_form = forms.EscalationLevelForm(post if "add_level" in post else None)
+    rule_form = forms.AssignmentRuleForm(post if "add_rule" in post else None)
     if request.method == "POST":
-        if "add_queue" in request.POST:
-            require_page(request, "add", Queue)
-            if queue_form.is_valid():
-                try:
-                    setup_services.queue_create(**queue_form.cleaned_data)
-                except BusinessError as exc:
-                    add_service_error(queue_form, exc)
-                else:
-                    messages.success(request, _("Queue added."))
-                    return redirect("tickets:setup")
-        elif "add_policy" in request.POST:
-            require_page(request, "add", SlaPolicy)
-            if policy_form.is_valid():
-                try:
-                    setup_services.sla_policy_create(**policy_form.cleaned_data)
-                except BusinessError as exc:
-                    add_service_error(policy_form, exc)
-                else:
-                    messages.success(request, _("SLA policy added."))
-                    return redirect("tickets:setup")
+        done = _setup_change(request, queue_form, policy_form, level_form, rule_form)
+        if done:
+            messages.success(request, done)
+            return redirect("tickets:setup")
     return render(
         request,
         "tickets/setup.html",
@@ -562,8 +552,12 @@ def setup(request: HttpRequest) -> HttpResponse:
             ),
             "queue_form": queue_form,
             "policy_form": policy_form,
+            "level_form": level_form,
+            "rule_form": rule_form,
             "may_add_queue": can(request.user, "add", Queue),
             "may_add_policy": can(request.user, "add", SlaPolicy),
+            "may_change_ladder": can(request.user, "change", EscalationLevel),
+            "may_change_rules": can(request.user, "change", AssignmentRule),
             "breadcrumbs": [(_("Service desk"), reverse("tickets:list")), (_("Setup"), "")],
         },
     )
@@ -609,3 +603,70 @@ def follow_download(request: HttpRequest, secret: str, public_id: UUID) -> FileR
     if attachment is None:
         raise Http404
     return _download(attachment)
+
+
+def _setup_change(
+    request: HttpRequest,
+    queue_form: forms.QueueForm,
+    policy_form: forms.SlaPolicyForm,
+    level_form: forms.EscalationLevelForm,
+    rule_form: forms.AssignmentRuleForm,
+) -> str:
+    """Apply the setup form that was posted; the success message, or "" to show the page
+    again with the form's errors."""
+    post = request.POST
+    if "delete_level" in post:
+        require_page(request, "change", EscalationLevel)
+        setup_services.escalation_level_delete(_setup_row(EscalationLevel, post["delete_level"]))
+        return _("Escalation level removed.")
+    if "delete_rule" in post:
+        require_page(request, "change", AssignmentRule)
+        setup_services.assignment_rule_delete(_setup_row(AssignmentRule, post["delete_rule"]))
+        return _("Assignment rule removed.")
+    actions: list[tuple[str, str, type[Any], Any, Any, str]] = [
+        ("add_queue", "add", Queue, queue_form, setup_services.queue_create, _("Queue added.")),
+        (
+            "add_policy",
+            "add",
+            SlaPolicy,
+            policy_form,
+            setup_services.sla_policy_create,
+            _("SLA policy added."),
+        ),
+        (
+            "add_level",
+            "change",
+            EscalationLevel,
+            level_form,
+            setup_services.escalation_level_create,
+            _("Escalation level added."),
+        ),
+        (
+            "add_rule",
+            "change",
+            AssignmentRule,
+            rule_form,
+            setup_services.assignment_rule_create,
+            _("Assignment rule added."),
+        ),
+    ]
+    for button, action, model, form, create, message in actions:
+        if button not in post:
+            continue
+        require_page(request, action, model)
+        if not form.is_valid():
+            return ""
+        try:
+            create(**form.cleaned_data)
+        except BusinessError as exc:
+            add_service_error(form, exc)
+            return ""
+        return message
+    return ""
+
+
+def _setup_row(model: type[M], public_id: str) -> M:
+    try:
+        return model._default_manager.get(public_id=UUID(public_id))
+    except (ValueError, model.DoesNotExist):
+        raise Http404 from None

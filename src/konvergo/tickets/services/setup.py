@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from konvergo.core.errors import FieldErrors
@@ -20,6 +21,7 @@ from konvergo.tickets.models import (
     Priority,
     Queue,
     SlaPolicy,
+    Ticket,
 )
 
 DEFAULT_PRIORITIES = (
@@ -166,15 +168,19 @@ def escalation_level_create(
         raise FieldErrors({"notify": [_("Unknown recipient.")]})
     if EscalationLevel.objects.filter(level=level).exists():
         raise FieldErrors({"level": [_("This level exists already.")]})
-    return EscalationLevel.objects.create(
+    if not name.strip():
+        raise FieldErrors({"name": [_("Name the level.")]})
+    created = EscalationLevel.objects.create(
         level=level,
-        name=name,
+        name=name.strip(),
         percent=percent,
         after_minutes=after_minutes,
         notify=notify,
         raise_priority=raise_priority,
         reassign_to=reassign_to,
     )
+    _tickets_look_again()
+    return created
 
 
 @transaction.atomic
@@ -217,3 +223,25 @@ def assignment_rule_create(
         organization=organization,
         position=position,
     )
+
+
+@transaction.atomic
+def escalation_level_delete(level: EscalationLevel) -> None:
+    """Take a rung off the ladder. Escalations it already fired stay on their tickets (they
+    keep the level's number and name); tickets waiting for it look again."""
+    level.delete()
+    _tickets_look_again()
+
+
+@transaction.atomic
+def assignment_rule_delete(rule: AssignmentRule) -> None:
+    rule.delete()
+
+
+def _tickets_look_again() -> None:
+    """After the ladder changed: every open ticket's next escalation moment is recomputed by
+    the sweep. Setting it to now makes the sweep look at each ticket once (it fires nothing
+    that is not due and stores the right moment); it never loads all tickets here."""
+    Ticket.objects.exclude(status__in=choices.DONE_STATUSES).filter(
+        sla_policy__isnull=False
+    ).update(next_escalation_at=timezone.now())
