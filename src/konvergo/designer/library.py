@@ -7,7 +7,6 @@ names inside the BPMN files stay as written there.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,11 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from konvergo.processes.forms import form_files_beside
 from konvergo.processes.models import ProcessDefinition
 from konvergo.processes.services import definition_deploy
 
 LIBRARY = Path(__file__).resolve().parent.parent / "processes" / "library"
-FORM_KEY = re.compile(rb'camunda:formKey="camunda-forms:deployment:([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,7 @@ class LibraryProcess:
 
     def form_files(self) -> dict[str, bytes]:
         """The form-js files its user tasks name, read from the library folder."""
-        names = sorted({m.decode() for m in FORM_KEY.findall(self.bpmn())})
-        return {name: (LIBRARY / name).read_bytes() for name in names}
+        return form_files_beside(self.bpmn_path)
 
     def dmn_files(self) -> list[bytes]:
         return [(LIBRARY / name).read_bytes() for name in self.dmn]

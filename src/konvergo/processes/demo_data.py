@@ -11,6 +11,7 @@ from django.utils import timezone
 from konvergo.core.demo import register_demo_step
 from konvergo.org.models import User
 from konvergo.org.selectors import manager_of
+from konvergo.processes.forms import form_files_beside
 from konvergo.processes.services import definition_deploy, process_start, timer_reschedule
 
 LIBRARY = Path(__file__).resolve().parent / "library"
@@ -47,9 +48,10 @@ def demo_processes(say: Callable[[str], None]) -> None:
             element_id="wait_three_days",
             due_at=timezone.now() + timedelta(days=3 - days_ago),
         )
-    definition_deploy(
+    definition_deploy(  # with its forms, as the process library deploys it
         xml=(LIBRARY / "quote_approval.bpmn").read_bytes(),
         dmn=[(LIBRARY / "quote_approval.dmn").read_bytes()],
+        forms=form_files_beside(LIBRARY / "quote_approval.bpmn"),
     )
     head_of_sales = User.objects.get(username="jan.kowalski")
     director = User.objects.get(username="katharina.vogel")

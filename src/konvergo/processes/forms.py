@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -85,6 +86,17 @@ def parse_form(file_name: str, content: bytes | str) -> ParsedForm:
                 ) from None
     form_id = str(schema.get("id") or file_name.rsplit("/", 1)[-1])
     return ParsedForm(form_id=form_id, file_name=file_name.rsplit("/", 1)[-1], schema=schema)
+
+
+# How Camunda Modeler names a form deployed with the process: the file name after the prefix.
+DEPLOYED_FORM_KEY = re.compile(rb'camunda:formKey="camunda-forms:deployment:([^"]+)"')
+
+
+def form_files_beside(bpmn_path: Path) -> dict[str, bytes]:
+    """The form-js files a BPMN file's user tasks name as deployed with it, read from the
+    BPMN file's folder (the library's and the demo's way to deploy a process with its forms)."""
+    names = sorted({m.decode() for m in DEPLOYED_FORM_KEY.findall(bpmn_path.read_bytes())})
+    return {name: (bpmn_path.parent / name).read_bytes() for name in names}
 
 
 def parse_forms(forms: Mapping[str, bytes | str]) -> list[ParsedForm]:

@@ -185,6 +185,8 @@ class EscalationLevelForm(forms.Form):
     level = forms.IntegerField(label=_("Level"), min_value=0, max_value=99)
     name = forms.CharField(label=_("Name"), max_length=60)
     # No lower bound here: the service refuses a non-positive share with its own message.
+    # Translators: a label, never formatted ("% o" is not a placeholder).
+    # xgettext:no-python-format
     percent = forms.IntegerField(label=_("% of the target"), initial=100, max_value=1000)
     after_minutes = forms.IntegerField(label=_("then business minutes"), initial=0)
     notify = forms.ChoiceField(label=_("Notify"), choices=choices.Notify.choices)

@@ -176,6 +176,8 @@ class EscalationLevel(BaseModel):
 
     level = models.PositiveSmallIntegerField(_("level"), unique=True)
     name = models.CharField(_("name"), max_length=60)
+    # Translators: a label, never formatted ("% o" is not a placeholder).
+    # xgettext:no-python-format
     percent = models.PositiveSmallIntegerField(_("% of the target"), default=100)
     after_minutes = models.PositiveIntegerField(_("then business minutes"), default=0)
     notify = models.CharField(
