@@ -60,7 +60,10 @@ def matching(queryset: models.QuerySet[Document], query: str) -> models.QuerySet
     if not words:
         return queryset
     if connection.vendor == "postgresql":
-        search = SearchQuery(" ".join(words), config="simple", search_type="plain")
+        # Every word as a prefix, like FTS5 below; `_words` keeps letters and digits only, so
+        # nothing of the user's text is tsquery syntax.
+        prefixes = " & ".join(f"{word}:*" for word in words)
+        search = SearchQuery(prefixes, config="simple", search_type="raw")
         return (
             queryset.annotate(search=search_vector(), rank=SearchRank(search_vector(), search))
             .filter(search=search)

@@ -183,3 +183,36 @@ def test_documents_appear_in_the_global_search_by_their_contents():
     assert "Scan 17" in page and document.get_absolute_url() in page
     stranger = signed_in(UserFactory.create()).get("/search", {"q": "aardvark"})
     assert "Scan 17" not in stranger.content.decode()
+
+
+def test_the_list_page_and_api_read_in_a_fixed_number_of_queries():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = member()
+    client = signed_in(user)
+    doc_type = DocumentTypeFactory.create()
+
+    def add(n):
+        for i in range(n):
+            document_create(
+                title=f"Doc {i}",
+                document_type=doc_type,
+                file_name="a.txt",
+                data=b"x",
+                actor=user,
+                organization=OrganizationFactory.create(owner=user),
+            )
+
+    add(2)
+    with CaptureQueriesContext(connection) as few_page:
+        assert client.get("/documents/").status_code == 200
+    with CaptureQueriesContext(connection) as few_api:
+        assert client.get("/api/v1/documents/").status_code == 200
+    add(8)
+    with CaptureQueriesContext(connection) as many_page:
+        client.get("/documents/")
+    with CaptureQueriesContext(connection) as many_api:
+        assert len(client.get("/api/v1/documents/").json()) == 10
+    assert len(many_page) == len(few_page)
+    assert len(many_api) == len(few_api)
