@@ -135,8 +135,17 @@ def _form_class(kind: Kind) -> type[forms.ModelForm[Any]]:
     widgets: dict[str, Any] = {
         name: forms.PasswordInput(render_value=False) for name in SECRET_WIDGETS & set(kind.fields)
     }
-    meta = type("Meta", (), {"model": kind.model, "fields": kind.fields, "widgets": widgets})
-    attrs: dict[str, Any] = {"Meta": meta, "formfield_callback": _formfield}
+    meta = type(
+        "Meta",
+        (),
+        {
+            "model": kind.model,
+            "fields": kind.fields,
+            "widgets": widgets,
+            "formfield_callback": staticmethod(_formfield),
+        },
+    )
+    attrs: dict[str, Any] = {"Meta": meta}
     if "events" in kind.fields:
         attrs["events"] = EventsField(
             label=_("Events"), help_text=_("Event names, separated by commas; * matches any part.")
