@@ -22,14 +22,16 @@ from konvergo.documents.models import (
     Approval,
     ApprovalStep,
     Document,
+    DocumentTemplate,
     DocumentType,
     DocumentVersion,
+    Folder,
 )
 from konvergo.documents.services import approvals as approval_services
 from konvergo.documents.services import documents as services
 from konvergo.documents.services.content import ContentRefused, max_bytes
 from konvergo.documents.services.sheet import approval_sheet_pdf
-from konvergo.documents.services.templates import document_from_template
+from konvergo.documents.services.templates import document_from_template, template_create
 from konvergo.documents.storage import open_file
 from konvergo.org.api import allowed, caller, get_visible, writing
 from konvergo.org.models import User
@@ -93,6 +95,7 @@ class DocumentIn(Schema):
     deal: UUID | None = None
     quote: UUID | None = None
     ticket: UUID | None = None
+    folder: UUID | None = None
 
 
 class DocumentPatch(Schema):
@@ -145,6 +148,25 @@ class TemplateOut(Schema):
     kind: str
     type: str
     description: str
+
+
+class FolderIn(Schema):
+    name: str
+    parent: UUID | None = None
+
+
+class FolderOut(Schema):
+    id: UUID
+    name: str
+    parent: UUID | None
+
+
+class TemplateIn(Schema):
+    name: str
+    kind: str = Field(description="docx or html.")
+    type: str = Field(description="The document type's code.")
+    description: str = ""
+    body: str = Field("", description="For HTML templates: the Jinja/HTML text.")
 
 
 class RenderIn(Schema):
@@ -247,6 +269,44 @@ def links(user: User, **ids: UUID | None) -> dict[str, Any]:
     return found
 
 
+def _folder(folder_id: UUID | None) -> Folder | None:
+    if folder_id is None:
+        return None
+    folder = Folder.objects.filter(public_id=folder_id).first()
+    if folder is None:
+        raise FieldErrors({"folder": ["There is no such folder."]})
+    return folder
+
+
+def _folder_out(folder: Folder) -> dict[str, Any]:
+    return {
+        "id": folder.public_id,
+        "name": folder.name,
+        "parent": folder.parent.public_id if folder.parent else None,
+    }
+
+
+# --- folders --------------------------------------------------------------------------------
+
+
+@router.get("/folders", response=list[FolderOut], summary="Folders")
+def folders_list(request: HttpRequest) -> list[dict[str, Any]]:
+    allowed(request, "view", Document)
+    return [_folder_out(f) for f in Folder.objects.select_related("parent")]
+
+
+@router.post("/folders", response={201: FolderOut}, summary="Create a folder")
+def folders_create(request: HttpRequest, payload: FolderIn) -> Status[dict[str, Any]]:
+    user = allowed(request, "add", Folder)
+    if not payload.name.strip():
+        raise FieldErrors({"name": ["This field is required."]})
+    with writing(user):
+        folder = Folder.objects.create(
+            name=payload.name.strip()[:200], parent=_folder(payload.parent)
+        )
+    return Status(201, _folder_out(folder))
+
+
 # --- documents ------------------------------------------------------------------------------
 
 
@@ -322,6 +382,7 @@ def documents_create(
             actor=user,
             comment=payload.comment,
             description=payload.description,
+            folder=_folder(payload.folder),
             **linked,
         )
     return Status(201, _out(document))
@@ -495,6 +556,36 @@ def templates_list(request: HttpRequest) -> list[dict[str, Any]]:
         }
         for t in selectors.templates_visible(user)
     ]
+
+
+@router.post("/templates/", response={201: TemplateOut}, summary="Add a template")
+def templates_create(
+    request: HttpRequest, payload: Form[TemplateIn], file: File[UploadedFile] | None = None
+) -> Status[dict[str, Any]]:
+    user = allowed(request, "add", DocumentTemplate)
+    document_type = DocumentType.objects.filter(code=payload.type).first()
+    if document_type is None:
+        raise FieldErrors({"type": [f"There is no document type {payload.type!r}."]})
+    with writing(user):
+        template = template_create(
+            name=payload.name,
+            kind=payload.kind,
+            document_type=document_type,
+            actor=user,
+            body=payload.body,
+            docx=_file_data(file) if file is not None else None,
+            description=payload.description,
+        )
+    return Status(
+        201,
+        {
+            "id": template.public_id,
+            "name": template.name,
+            "kind": template.kind,
+            "type": document_type.code,
+            "description": template.description,
+        },
+    )
 
 
 @router.post(

@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern] = [
     path("templates/", views.template_gallery, name="templates"),
     path("templates/<uuid:public_id>/use/", views.template_use, name="template_use"),
     path("clients/<uuid:public_id>/", views.organization_dossier, name="dossier"),
+    path("persons/<uuid:public_id>/", views.person_dossier, name="person_dossier"),
     path("deals/<uuid:public_id>/panel/", views.deal_panel, name="deal_panel"),
     path("<uuid:public_id>/", views.document_detail, name="detail"),
     path(

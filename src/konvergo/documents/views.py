@@ -371,6 +371,22 @@ def organization_dossier(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 
 @login_required
+def person_dossier(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    user = _user(request, "view")
+    person = _visible(user, Person, public_id)
+    return render(
+        request,
+        "documents/dossier.html",
+        {
+            "title": _("Documents of %(client)s") % {"client": person},
+            "client": person,
+            "groups": selectors.dossier(user, person=person),
+            "upload_url": reverse("documents:new") + f"?person={person.public_id}",
+        },
+    )
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def deal_panel(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The deal's documents as a fragment of the deal page; sending one for approval swaps

@@ -185,6 +185,10 @@ def template_create(
     docx: bytes | None = None,
     description: str = "",
 ) -> DocumentTemplate:
+    if not name.strip():
+        raise FieldErrors({"name": [_("This field is required.")]})
+    if DocumentTemplate.objects.filter(name=name).exists():
+        raise FieldErrors({"name": [_("A template with this name exists already.")]})
     if kind not in TemplateKind.values:
         raise FieldErrors({"kind": [_("Choose DOCX or HTML.")]})
     if kind == TemplateKind.DOCX:

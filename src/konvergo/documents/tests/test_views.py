@@ -216,3 +216,33 @@ def test_the_list_page_and_api_read_in_a_fixed_number_of_queries():
         assert len(client.get("/api/v1/documents/").json()) == 10
     assert len(many_page) == len(few_page)
     assert len(many_api) == len(few_api)
+
+
+def test_the_api_adds_folders_and_templates_and_renders_a_template_for_a_deal():
+    user = grant(member(), "documents.add_folder", "documents.add_documenttemplate")
+    DocumentTypeFactory.create(code="contract")
+    deal = DealFactory.create(owner=user, organization=OrganizationFactory.create(owner=user))
+    client = signed_in(user)
+    folder = client.post(
+        "/api/v1/documents/folders", {"name": "Contracts 2026"}, content_type="application/json"
+    )
+    assert folder.status_code == 201
+    template = client.post(
+        "/api/v1/documents/templates/",
+        {"name": "Mini", "kind": "html", "type": "contract", "body": "<p>{{ deal.title }}</p>"},
+    )
+    assert template.status_code == 201, template.content
+    again = client.post(
+        "/api/v1/documents/templates/",
+        {"name": "Mini", "kind": "html", "type": "contract", "body": "<p>x</p>"},
+    )
+    assert again.status_code == 422
+    rendered = client.post(
+        f"/api/v1/documents/templates/{template.json()['id']}/render",
+        {"deal": str(deal.public_id)},
+        content_type="application/json",
+    )
+    assert rendered.status_code == 201, rendered.content
+    assert rendered.json()["content_type"] == "application/pdf"
+    document = Document.objects.get()
+    assert document.deal == deal and deal.title in document.content_text
