@@ -176,6 +176,7 @@ class SearchIndex:
 
     def __init__(self) -> None:
         self.active = connection.vendor == "sqlite" and fts_available(connection)
+        self.dropped: dict[str, str] = {}
         if not self.active:
             return
         frozen = importlib.import_module("konvergo.crm.migrations.0002_search")
@@ -184,7 +185,6 @@ class SearchIndex:
         self.triggers = {
             name: sql for name, sql in frozen.sqlite_triggers() if name.endswith("_ai")
         }
-        self.dropped: dict[str, str] = {}
 
     def covers(self, table: str) -> bool:
         return self.active and table in self.sources

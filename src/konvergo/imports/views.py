@@ -294,8 +294,6 @@ def _act(request: HttpRequest, public_id: UUID, action: str) -> HttpResponse:
         elif action == "undo":
             services.batch_undo(actor=actor, batch=batch)
             messages.success(request, _("The import has been undone."))
-        elif action == "dry_run":
-            return _dry_run(request, actor, batch)
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from exc
     except BusinessError as exc:
