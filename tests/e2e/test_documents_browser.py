@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from konvergo.crm.tests.factories import DealFactory, OrganizationFactory
-from konvergo.documents import library
-from konvergo.documents.models import Document, DocumentStatus, DocumentType
+from konvergo.documents import library, samples
+from konvergo.documents.models import Document, DocumentStatus, DocumentType, TemplateKind
 from konvergo.documents.services.documents import document_create
+from konvergo.documents.services.templates import template_create
 from konvergo.documents.tests.factories import pdf_bytes
 from konvergo.org.models import Department, Scope, User
 from konvergo.org.services import role_create
@@ -70,7 +71,15 @@ def scene() -> dict[str, Any]:
         organization=client,
         deal=deal,
     )
-    return {"head": head, "rep": rep, "deal": deal, "document": document}
+    template_create(
+        name="Service contract",
+        kind=TemplateKind.HTML,
+        document_type=proposal_type,
+        body=samples.CONTRACT_HTML,
+        description="HTML rendered to PDF, filled from a deal and its client.",
+        actor=rep,
+    )
+    return {"head": head, "rep": rep, "deal": deal, "document": document, "client": client}
 
 
 def sign_in(page: Page, base_url: str, username: str) -> None:
@@ -139,3 +148,15 @@ def test_a_proposal_sent_from_the_deal_is_approved_from_the_inbox(
 
     document.refresh_from_db()
     assert document.status == DocumentStatus.APPROVED
+
+    # Sam makes a contract from the template gallery for the same deal; the client's dossier
+    # lists both documents by type.
+    page.goto(f"{base}/documents/templates/?deal={deal.public_id}")
+    screenshot("documents-template-gallery")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_test_id("versions")).to_contain_text("Generated from the template")
+    screenshot("documents-from-template")
+    page.goto(f"{base}/documents/clients/{scene['client'].public_id}/")
+    expect(page.locator("main")).to_contain_text("Proposal ACME racks")
+    expect(page.locator("main")).to_contain_text("Approved")
+    screenshot("documents-dossier")

@@ -95,6 +95,7 @@ def document_list(request: HttpRequest) -> HttpResponse:
         "documents/list.html",
         {
             "title": _("Documents"),
+            "breadcrumbs": [(_("Documents"), "")],
             "form": form,
             "documents": documents,
             "may_add": can(user, "add", Document),
@@ -141,7 +142,11 @@ def document_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "documents/form.html",
-        {"title": _("Upload a document"), "form": form},
+        {
+            "title": _("Upload a document"),
+            "form": form,
+            "breadcrumbs": [(_("Documents"), reverse("documents:list")), (_("Upload"), "")],
+        },
         status=status,
     )
 
@@ -158,8 +163,15 @@ def _detail_context(user: User, document: Document) -> dict[str, Any]:
             ).select_related("assignee")
         )
     may_change = can(user, "change", Document) and not document.is_read_only
+    labels = {
+        str(f.get("key")): str(f.get("label") or f.get("key"))
+        for f in document.document_type.fields or []
+        if isinstance(f, dict)
+    }
     return {
         "title": document.title,
+        "breadcrumbs": [(_("Documents"), reverse("documents:list")), (document.title, "")],
+        "fields": [(labels.get(k, k), v) for k, v in document.custom_data.items()],
         "document": document,
         "versions": versions,
         "approvals": approvals,
@@ -312,6 +324,10 @@ def template_gallery(request: HttpRequest) -> HttpResponse:
         "documents/templates.html",
         {
             "title": _("Template gallery"),
+            "breadcrumbs": [
+                (_("Documents"), reverse("documents:list")),
+                (_("Template gallery"), ""),
+            ],
             "templates": list(selectors.templates_visible(user)),
             "deal": deal,
             "deals": list(visible(user, Deal.objects.select_related("organization"))[:50])
