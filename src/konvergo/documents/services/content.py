@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -72,7 +73,12 @@ class Checked:
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "KONVERGO_DOCUMENTS_MAX_BYTES", MAX_BYTES_DEFAULT))
+    """The size limit: a setting (tests), else `KONVERGO_DOCUMENTS_MAX_MB`, else 50 MB."""
+    configured = getattr(settings, "KONVERGO_DOCUMENTS_MAX_BYTES", None)
+    if configured is not None:
+        return int(configured)
+    megabytes = os.environ.get("KONVERGO_DOCUMENTS_MAX_MB", "")
+    return int(megabytes) * 1024 * 1024 if megabytes.isdigit() else MAX_BYTES_DEFAULT
 
 
 def _zip_kind(data: bytes) -> str:
