@@ -23,27 +23,23 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from konvergo.core.errors import BusinessError, FieldErrors, NotAllowed
+from konvergo.crm.views.common import actor, is_htmx, require_page
 from konvergo.imports import mapping as m
 from konvergo.imports import services
 from konvergo.imports.engine import MATCH_KEYS, Options
 from konvergo.imports.models import BatchStatus, DuplicatePolicy, ImportBatch, ImportMapping
 from konvergo.imports.reading import check_size, column_letter
 from konvergo.org.models import User
-from konvergo.org.permissions import require, visible
+from konvergo.org.permissions import visible
 
 SAMPLE_ROWS = 3
 ERRORS_SHOWN = 50
 
 
 def _actor(request: HttpRequest, action: str = "add") -> User:
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied
-    try:
-        require(user, action, ImportBatch)
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
-    return user
+    """The signed-in user, once they may `action` import batches (403 otherwise)."""
+    require_page(request, action, ImportBatch)
+    return actor(request)
 
 
 def _batch(request: HttpRequest, public_id: UUID) -> ImportBatch:
@@ -53,10 +49,6 @@ def _batch(request: HttpRequest, public_id: UUID) -> ImportBatch:
         )
     except (ObjectDoesNotExist, ValidationError, ValueError) as exc:
         raise Http404 from exc
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true" and "HX-Boosted" not in request.headers
 
 
 class UploadForm(forms.Form):
@@ -205,7 +197,7 @@ def batch_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The batch page; to htmx polling, only its progress panel."""
     _actor(request, "view")
     batch = _batch(request, public_id)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "imports/_progress.html", {"batch": batch})
     return render(request, "imports/detail.html", _context(request, batch))
 
