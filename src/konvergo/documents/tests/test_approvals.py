@@ -226,3 +226,31 @@ def test_the_approval_sheet_exports_to_pdf():
     assert "Proposal ACME" in text
     assert "Looks right" in text
     assert people["ann"].get_full_name() in text
+
+
+def test_lifecycle_rules_withdraw_sign_and_archive():
+    from konvergo.core.errors import Conflict, NotAllowed
+    from konvergo.documents.services.approvals import approval_withdraw
+    from konvergo.documents.services.documents import document_archive, document_mark_signed
+
+    people = users("author", "ann")
+    document = new_document(people["author"], "document_approval_sequential")
+    with pytest.raises(Conflict, match="Only an approved document"):
+        document_mark_signed(document=document, actor=people["author"])
+    send(document, people["author"], ["ann"])
+    with pytest.raises(Conflict, match="in approval cannot be archived"):
+        document_archive(document=document, actor=people["author"])
+    instance = document.process_instance
+    approval_withdraw(document=document, actor=people["author"])
+    document.refresh_from_db()
+    instance.refresh_from_db()
+    assert (document.status, instance.status) == (DocumentStatus.DRAFT, InstanceStatus.CANCELLED)
+    assert open_tasks(document) == []
+    send(document, people["author"], ["ann"])
+    decide(open_tasks(document)[0], people["ann"], "approve")
+    document_mark_signed(document=document, actor=people["author"])
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.SIGNED
+    document_archive(document=document, actor=people["author"])
+    with pytest.raises(NotAllowed, match="archived and read-only"):
+        send(document, people["author"], ["ann"])
