@@ -246,3 +246,29 @@ def test_the_api_adds_folders_and_templates_and_renders_a_template_for_a_deal():
     assert rendered.json()["content_type"] == "application/pdf"
     document = Document.objects.get()
     assert document.deal == deal and deal.title in document.content_text
+
+
+def test_the_document_page_shows_who_the_approval_waits_for():
+    user = member()
+    head = UserFactory.create(first_name="Hana", last_name="Kraus")
+    from konvergo.org.tests.factories import DepartmentFactory
+
+    user.department = DepartmentFactory.create(head=head)
+    user.save()
+    library.deploy("document_approval")
+    document = document_create(
+        title="Proposal",
+        document_type=DocumentTypeFactory.create(approval_process_key="document_approval"),
+        file_name="p.txt",
+        data=b"x",
+        actor=user,
+    )
+    client = signed_in(user)
+    sent = client.post(f"/documents/{document.public_id}/send/", {"approvers": ""})
+    assert sent.status_code == 302
+    page = client.get(document.get_absolute_url()).content.decode()
+    assert "In approval" in page
+    assert "Waiting for: Hana Kraus" in page
+    again = client.post(f"/documents/{document.public_id}/send/", {})
+    assert again.status_code == 409
+    assert "cannot be sent for approval" in again.content.decode()
