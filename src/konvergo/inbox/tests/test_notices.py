@@ -93,11 +93,7 @@ def test_reminder_before_due_then_overdue_and_escalation_to_the_manager(
     assert sweep(T0 + timedelta(hours=5)) == 0
     assert titles(team["jan"])[-1] == "Overdue: Check offer"
     # The manager reads it in German, their language.
-    # (English until the German catalogue has this text; translations are done centrally.)
-    assert titles(team["boss"]) in (
-        ["Escalation: Check offer is overdue"],
-        ["Eskalation: Check offer ist überfällig"],
-    )
+    assert titles(team["boss"]) == ["Eskalation: Check offer ist überfällig"]
     boss_mail = [m for m in mail.outbox if m.to == ["boss@example.com"]]
     assert len(boss_mail) == 1
     task = HumanTask.objects.get()
@@ -121,7 +117,11 @@ def test_reassign_rule_hands_the_task_to_the_manager(team: dict[str, User]) -> N
         ("escalated", team["jan"].pk, team["boss"].pk)
     ]
     sweep(T0 + timedelta(hours=2, minutes=1))  # the new assignee hears of it, once
-    assert titles(team["boss"]) == ["Escalation: check is overdue", "New task for you: check"]
+    # in German, the boss's language
+    assert titles(team["boss"]) == [
+        "Eskalation: check ist überfällig",
+        "Neue Aufgabe für Sie: check",
+    ]
 
 
 def test_a_boundary_timer_of_the_model_replaces_the_default_escalation(
