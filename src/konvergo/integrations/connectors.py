@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from konvergo.core.errors import BusinessError
 from konvergo.crm.models import Organization, Person
-from konvergo.integrations.services.mail import email_send
+from konvergo.documents.models import Document
+from konvergo.integrations.services.mail import document_attachments, email_send
 from konvergo.integrations.services.sms import sms_send
 from konvergo.integrations.services.webhooks import webhook_call
 from konvergo.processes.registry import register_connector
@@ -14,7 +16,7 @@ from konvergo.triggers.models import TriggerRule
 from konvergo.triggers.services import register_webhook_caller
 
 
-def _record(model: type[Organization] | type[Person], public_id: Any) -> Any:
+def _record(model: type[Organization] | type[Person] | type[Document], public_id: Any) -> Any:
     if not public_id:
         return None
     return model.objects.filter(public_id=public_id).first()
@@ -23,10 +25,15 @@ def _record(model: type[Organization] | type[Person], public_id: Any) -> Any:
 @register_connector(
     "integrations.send_email",
     description="Send an e-mail (inputs: to, and subject + body or template + language + "
-    "variables; optional cc, organization, person); logged on the client's timeline.",
+    "variables; optional cc, organization, person, documents: ids of documents whose latest "
+    "version goes along); logged on the client's timeline.",
 )
 def send_email(inputs: dict[str, Any]) -> dict[str, Any]:
     variables = inputs.get("variables")
+    wanted = inputs.get("documents") or []
+    documents = [_record(Document, i) for i in (wanted if isinstance(wanted, list) else [wanted])]
+    if any(d is None for d in documents):
+        raise BusinessError(f"no such document among {wanted!r}")
     message = email_send(
         actor=None,
         to=str(inputs.get("to") or ""),
@@ -38,6 +45,7 @@ def send_email(inputs: dict[str, Any]) -> dict[str, Any]:
         variables=variables if isinstance(variables, dict) else None,
         organization=_record(Organization, inputs.get("organization")),
         person=_record(Person, inputs.get("person")),
+        attachments=document_attachments(documents),
     )
     return {"email_id": str(message.public_id), "message_id": message.message_id}
 

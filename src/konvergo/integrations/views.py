@@ -24,6 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from konvergo.core.errors import BusinessError, FieldErrors, NotAllowed
+from konvergo.documents.models import Document
+from konvergo.documents.selectors import documents_visible
 from konvergo.integrations import setup_views
 from konvergo.integrations.models import (
     CalendarFeed,
@@ -44,7 +46,7 @@ from konvergo.integrations.services.common import (
     dead_letter,
     read_payload,
 )
-from konvergo.integrations.services.mail import email_retry, email_send
+from konvergo.integrations.services.mail import document_attachments, email_retry, email_send
 from konvergo.org.permissions import require
 
 PER_PAGE = 100
@@ -291,6 +293,18 @@ class ComposeForm(forms.Form):
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=255)
     body = forms.CharField(label=gettext_lazy("Text"), widget=forms.Textarea(attrs={"rows": 10}))
     attachment = forms.FileField(label=gettext_lazy("Attachment"), required=False)
+    documents = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Documents"),
+        queryset=Document.objects.none(),
+        required=False,
+        help_text=gettext_lazy("Their latest versions go along."),
+    )
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["documents"].queryset = documents_visible(user).order_by("title")
+        fields["documents"].to_field_name = "public_id"
 
 
 @login_required
@@ -298,7 +312,10 @@ class ComposeForm(forms.Form):
 def email_compose(request: HttpRequest) -> HttpResponse:
     _require(request, "add", EmailMessage)
     form = ComposeForm(
-        request.POST or None, request.FILES or None, initial={"to": request.GET.get("to", "")}
+        request.POST or None,
+        request.FILES or None,
+        initial={"to": request.GET.get("to", ""), "documents": request.GET.getlist("document")},
+        user=request.user,
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("attachment")
@@ -314,6 +331,7 @@ def email_compose(request: HttpRequest) -> HttpResponse:
                 )
             )
         try:
+            files += document_attachments(form.cleaned_data["documents"])
             message = email_send(
                 actor=request.user,  # type: ignore[arg-type]
                 to=form.cleaned_data["to"],

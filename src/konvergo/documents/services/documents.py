@@ -22,7 +22,7 @@ from konvergo.documents.models import (
     Folder,
 )
 from konvergo.documents.services.content import check_file
-from konvergo.documents.storage import stored_file
+from konvergo.documents.storage import read_file, stored_file
 
 LINKS = ("organization", "person", "deal", "quote", "ticket", "process_instance")
 
@@ -308,3 +308,39 @@ def document_archive(*, document: Document, actor: Any = None) -> Document:
     locked.save()
     emit("documents.document.archived", subject=locked, actor=actor)
     return locked
+
+
+def document_current_file(document: Document) -> tuple[str, bytes, str]:
+    """The file name, content and type of a document's latest version (to attach it to an
+    e-mail, for instance)."""
+    version = document.versions.order_by("-number").first()
+    if version is None:
+        raise BusinessError(_("The document has no file yet."))
+    return version.file_name, read_file(version.storage_name), version.content_type
+
+
+EMAIL_ATTACHMENT_TYPE = "email-attachment"
+
+
+def document_from_email(
+    *, file_name: str, data: bytes, owner: Any, subject: str, **links: Any
+) -> Document | None:
+    """A file that came by e-mail, kept as a document linked to the ticket or client it came
+    with; None (and the file stays only on the e-mail) if its content is refused by the same
+    checks as an upload."""
+    document_type, _created = DocumentType.objects.get_or_create(
+        code=EMAIL_ATTACHMENT_TYPE, defaults={"name": "E-mail attachment"}
+    )
+    try:
+        with transaction.atomic():
+            return document_create(
+                title=file_name,
+                document_type=document_type,
+                file_name=file_name,
+                data=data,
+                actor=owner,
+                comment=_("Received by e-mail: %(subject)s") % {"subject": subject[:200]},
+                **links,
+            )
+    except BusinessError:
+        return None

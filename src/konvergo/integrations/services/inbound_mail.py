@@ -30,6 +30,7 @@ from imapclient import IMAPClient  # type: ignore[import-untyped, unused-ignore]
 from konvergo.core.events import emit
 from konvergo.core.jobs import register_sweep
 from konvergo.crm.services.contacts import person_create
+from konvergo.documents.services.documents import document_from_email
 from konvergo.integrations.models import (
     DeadLetter,
     Direction,
@@ -172,6 +173,7 @@ def email_receive(*, mailbox: Mailbox, raw: bytes, uid: int | None = None) -> Em
                 _contact, ticket = _create(mailbox, name, sender, subject, body, uploads, contact)
                 logged.ticket = ticket
                 logged.save(update_fields=["ticket"])
+            _keep_as_documents(mailbox, logged, files)
             if uid is not None and uid > mailbox.last_uid:
                 Mailbox.objects.filter(pk=mailbox.pk, last_uid__lt=uid).update(last_uid=uid)
             emit(
@@ -194,6 +196,33 @@ def email_receive(*, mailbox: Mailbox, raw: bytes, uid: int | None = None) -> Em
         # Another worker took it in at the same moment.
         return None
     return logged
+
+
+def _keep_as_documents(
+    mailbox: Mailbox, logged: EmailMessage, files: list[tuple[str, bytes, str]]
+) -> None:
+    """Attachments become documents of the ticket or client the message landed on (those the
+    document checks refuse stay only on the e-mail and the ticket)."""
+    if not files or (logged.ticket is None and logged.organization is None and not logged.person):
+        return
+    owner = (
+        mailbox.owner
+        or (logged.ticket.assignee if logged.ticket else None)
+        or (mailbox.queue.team.lead if mailbox.queue and mailbox.queue.team else None)
+        or User.objects.filter(is_active=True).order_by("-is_superuser", "pk").first()
+    )
+    if owner is None:
+        return
+    for filename, content, _content_type in files:
+        document_from_email(
+            file_name=filename,
+            data=content,
+            owner=owner,
+            subject=logged.subject,
+            ticket=logged.ticket,
+            organization=logged.organization,
+            person=logged.person,
+        )
 
 
 def _create(

@@ -48,6 +48,13 @@ class Attachment:
     content_type: str = "application/octet-stream"
 
 
+def document_attachments(documents: Iterable[Any]) -> list[Attachment]:
+    """The latest version of each document, as e-mail attachments."""
+    from konvergo.documents.services.documents import document_current_file
+
+    return [Attachment(*document_current_file(document)) for document in documents]
+
+
 def render_text(text: str, variables: Mapping[str, Any]) -> str:
     try:
         return _ENGINE.from_string(text).render(Context(dict(variables), autoescape=False))
