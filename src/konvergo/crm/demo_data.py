@@ -295,6 +295,8 @@ def _roles(users: dict[str, User]) -> None:
     models = ["organization", "person", "deal", "activity", "quote", "campaign"]
     work = [f"crm.{action}_{m}" for m in models for action in ("view", "add", "change")]
     configuration = ["crm.view_pipeline", "crm.view_stage", "crm.view_customfield", "crm.view_tag"]
+    # Sales people bring their own spreadsheets in (and keep their column mappings).
+    work += ["imports.view_importbatch", "imports.add_importbatch", "imports.add_importmapping"]
     head = role_create(
         name="Sales manager",
         scope=Scope.DEPARTMENT,
