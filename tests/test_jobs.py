@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -126,3 +127,54 @@ def test_worker_records_heartbeat_and_signs_off(worker: Worker) -> None:
     assert timezone.now() - beat.last_seen_at < timedelta(seconds=5)
     worker.sign_off()
     assert not WorkerHeartbeat.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watcher_wakes_the_worker_before_its_next_poll_and_stops_with_it(
+    settings, monkeypatch
+) -> None:
+    import threading
+    import time
+
+    from konvergo.core import jobs
+
+    settings.KONVERGO_WORKER_POLL_SECONDS = 60  # a woken loop must not wait for this
+    sweeps: list[float] = []
+    ask = threading.Event()
+
+    def watcher(stop: threading.Event, wake: Callable[[], None]) -> None:
+        while not stop.is_set():
+            if ask.wait(0.05):
+                ask.clear()
+                wake()
+
+    monkeypatch.setattr(jobs, "_watchers", {"test": watcher})
+
+    def count(now: object) -> int:
+        sweeps.append(time.monotonic())
+        return 0
+
+    monkeypatch.setattr(jobs, "_sweeps", {"count": count})
+    worker = Worker()
+    loop = threading.Thread(target=worker.run_forever, daemon=True)
+    loop.start()
+    deadline = time.monotonic() + 10
+    while not sweeps and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = len(sweeps)
+    assert first >= 1  # the loop ran once and now waits up to a minute
+
+    asked = time.monotonic()
+    ask.set()
+    while len(sweeps) == first and time.monotonic() < asked + 10:
+        time.sleep(0.01)
+    assert len(sweeps) > first and sweeps[-1] - asked < 5  # woken, not after 60 s
+
+    stopping = time.monotonic()
+    worker.shutdown()
+    loop.join(timeout=10)
+    assert not loop.is_alive() and time.monotonic() - stopping < 5
+    watchers = [t for t in threading.enumerate() if t.name == "watcher-test"]
+    for thread in watchers:
+        thread.join(timeout=5)
+    assert not any(t.is_alive() for t in watchers)

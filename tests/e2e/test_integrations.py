@@ -543,3 +543,43 @@ def test_a_trigger_rule_calls_a_webhook_with_a_signed_payload(webhook_receiver):
     sent = json.loads(body)
     assert sent["name"] == "Baltic Logistics"
     assert sent["event"]["name"] == "crm.organization.created"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_imap_idle_reads_new_mail_the_moment_it_arrives(dovecot):
+    """The watcher beside the worker holds an IDLE session; new mail wakes the worker, which
+    reads it at once instead of at the next minute's poll."""
+    from konvergo.integrations.services.mail_idle import mailboxes_idling, watch_mailboxes
+
+    UserFactory.create(is_superuser=True)  # owns the leads that mail creates
+    mailbox = Mailbox.objects.create(
+        name="Support",
+        host="127.0.0.1",
+        port=dovecot.port,
+        use_ssl=False,
+        username=dovecot.user,
+        password=dovecot.password,
+        creates="lead",
+        last_polled_at=timezone.now(),  # just polled: the minute's poll would wait
+    )
+    stop, woken = threading.Event(), threading.Event()
+    watcher = threading.Thread(target=watch_mailboxes, args=(stop, woken.set), daemon=True)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 20
+        while mailbox.pk not in mailboxes_idling() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mailbox.pk in mailboxes_idling()
+        assert not woken.is_set()
+
+        imap_deliver(dovecot, _mail(subject="Urgent", sender="new@lead.test", body="Call me"))
+
+        assert woken.wait(40)  # dovecot announces it while we idle
+        mailbox.refresh_from_db()
+        assert mailbox.last_polled_at is None  # due now
+        Worker().run_once()
+        assert EmailMessage.objects.get().subject == "Urgent"
+    finally:
+        stop.set()
+        watcher.join(timeout=15)
+    assert not watcher.is_alive()

@@ -5,7 +5,10 @@ transaction on SQLite). What it leaves to us, and this module adds:
 - a failed attempt is retried with exponential backoff, then kept as FAILED (never dropped);
 - each worker records a heartbeat; a job left RUNNING by a worker that stopped beating (killed,
   machine lost) is put back in the queue, so a crash never loses a job;
-- periodic sweeps registered by apps (e.g. due process timers) run in the same loop.
+- periodic sweeps registered by apps (e.g. due process timers) run in the same loop;
+- watchers registered by apps run beside the loop in threads of their own, waiting on something
+  outside (an IMAP server's IDLE) and waking the loop when there is work, so it need not wait
+  for its next poll.
 """
 
 from __future__ import annotations
@@ -49,6 +52,22 @@ def register_sweep(name: str) -> Callable[[Sweep], Sweep]:
     return register
 
 
+# A watcher gets the worker's stop event and a `wake` function; it returns when stop is set.
+Watcher = Callable[[threading.Event, Callable[[], None]], None]
+_watchers: dict[str, Watcher] = {}
+
+
+def register_watcher(name: str) -> Callable[[Watcher], Watcher]:
+    """Register a function run in its own thread beside the worker loop (`konvergo worker`
+    and the in-process worker of `konvergo run`)."""
+
+    def register(fn: Watcher) -> Watcher:
+        _watchers[name] = fn
+        return fn
+
+    return register
+
+
 def backoff_for(attempt: int) -> timedelta:
     """Delay before the retry that follows failed attempt number `attempt` (1-based)."""
     base = settings.KONVERGO_JOB_BACKOFF_SECONDS
@@ -63,6 +82,8 @@ def new_worker_id() -> str:
 class Worker:
     worker_id: str = field(default_factory=new_worker_id)
     stop: threading.Event = field(default_factory=threading.Event)
+    # Set by watchers (or anyone) to end the loop's wait between polls early.
+    wakeup: threading.Event = field(default_factory=threading.Event)
     jobs_done: int = 0
     _last_beat: float = 0.0
     _started_at: datetime = field(default_factory=timezone.now)
@@ -175,9 +196,34 @@ class Worker:
             if work == 0 or self.stop.is_set():
                 return total
 
+    def shutdown(self) -> None:
+        """Leave after the job at hand (the loop and the watchers see it at once)."""
+        self.stop.set()
+        self.wakeup.set()
+
+    def start_watchers(self) -> list[threading.Thread]:
+        threads = []
+        for name, watcher in list(_watchers.items()):
+            thread = threading.Thread(
+                target=self._watch, args=(name, watcher), name=f"watcher-{name}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        return threads
+
+    def _watch(self, name: str, watcher: Watcher) -> None:
+        try:
+            watcher(self.stop, self.wakeup.set)
+        except Exception:
+            # The loop's own polling still does the work, only later.
+            logger.exception("Watcher %s stopped with an error", name)
+        finally:
+            close_old_connections()
+
     def run_forever(self) -> None:
         logger.info("Worker %s started", self.worker_id)
         poll = settings.KONVERGO_WORKER_POLL_SECONDS
+        self.start_watchers()
         try:
             while not self.stop.is_set():
                 close_old_connections()
@@ -188,7 +234,8 @@ class Worker:
                     logger.exception("Worker %s lost the database; retrying", self.worker_id)
                     work = 0
                 if work == 0:
-                    self.stop.wait(poll)
+                    self.wakeup.wait(poll)
+                    self.wakeup.clear()
         finally:
             try:
                 self.sign_off()

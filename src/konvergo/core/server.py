@@ -39,7 +39,7 @@ def _stop_embedded_worker(server: Any, gunicorn_worker: Any) -> None:
     jobs = getattr(gunicorn_worker, "konvergo_jobs", None)
     if jobs is not None:
         job_worker, thread = jobs
-        job_worker.stop.set()
+        job_worker.shutdown()
         thread.join(timeout=15)
 
 

@@ -8,7 +8,8 @@ class IntegrationsConfig(AppConfig):
     verbose_name = _("Integrations")
 
     def ready(self) -> None:
-        # Registers the subscribers, connectors, the mailbox sweep and the timeline sources.
+        # Registers the subscribers, connectors, the mailbox sweep and IDLE watcher, and the
+        # timeline sources.
         from konvergo.integrations import (  # noqa: F401
             connectors,
             demo_data,
@@ -17,4 +18,4 @@ class IntegrationsConfig(AppConfig):
             subscribers,
             tasks,
         )
-        from konvergo.integrations.services import inbound_mail  # noqa: F401
+        from konvergo.integrations.services import inbound_mail, mail_idle  # noqa: F401

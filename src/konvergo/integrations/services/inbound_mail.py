@@ -269,7 +269,7 @@ def _create(
 # --- polling -----------------------------------------------------------------------------------
 
 
-def _connect(mailbox: Mailbox) -> IMAPClient:
+def connect(mailbox: Mailbox) -> IMAPClient:
     client = IMAPClient(mailbox.host, port=mailbox.port, ssl=mailbox.use_ssl, timeout=30)
     client.login(mailbox.username, mailbox.password)
     return client
@@ -279,7 +279,7 @@ def mailbox_poll(mailbox: Mailbox) -> int:
     """Fetch what is new in one mailbox; returns how many messages were taken in."""
     taken = 0
     try:
-        client = _connect(mailbox)
+        client = connect(mailbox)
         try:
             folder = client.select_folder(mailbox.folder, readonly=True)
             validity = int(folder.get(b"UIDVALIDITY", 0))

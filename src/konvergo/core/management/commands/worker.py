@@ -28,7 +28,7 @@ class Command(BaseCommand):
         def stop(signum: int, frame: FrameType | None) -> None:
             # Finish the job at hand, then leave; a second signal is handled by the default.
             self.stderr.write(f"Stopping worker {worker.worker_id} after the current job…")
-            worker.stop.set()
+            worker.shutdown()
             signal.signal(signum, signal.SIG_DFL)
 
         signal.signal(signal.SIGINT, stop)
