@@ -30,7 +30,7 @@ def test_benchmark_runs_and_reports_its_ratio(script: str, tmp_path: Path) -> No
         if not k.startswith("KONVERGO_") and k != "DJANGO_SETTINGS_MODULE"
     }
     env["KONVERGO_VAR_DIR"] = str(tmp_path)
-    done = subprocess.run(  # noqa: S603  (our own scripts)
+    done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick"],
         capture_output=True,
         text=True,
