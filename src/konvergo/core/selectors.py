@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Max
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -88,3 +89,19 @@ def system_status() -> SystemStatus:
         jobs=job_counts(),
         undelivered_events=undelivered_event_count(),
     )
+
+
+_sqlite_tables: dict[tuple[str, str], bool] = {}
+
+
+def sqlite_table_exists(table: str, db: BaseDatabaseWrapper = connection) -> bool:
+    """Whether this SQLite database has `table` (e.g. an FTS5 index a migration made);
+    remembered once it has, asked again while it has not."""
+    key = (str(db.settings_dict["NAME"]), table)
+    if not _sqlite_tables.get(key):
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [table]
+            )
+            _sqlite_tables[key] = cursor.fetchone() is not None
+    return _sqlite_tables[key]

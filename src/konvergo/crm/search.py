@@ -39,6 +39,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
+from konvergo.core.selectors import sqlite_table_exists
 from konvergo.crm.models import Email, Employment, Organization, Person, Phone, TaxId
 from konvergo.org.permissions import visible
 
@@ -248,19 +249,9 @@ def fts_expression(parsed: ParsedQuery) -> str:
     return " OR ".join(options)
 
 
-_fts_ready: dict[str, bool] = {}
-
-
 def fts_available(db: BaseDatabaseWrapper = connection) -> bool:
     """Whether this SQLite database has the trigram index (remembered once it has)."""
-    key = str(db.settings_dict["NAME"])
-    if not _fts_ready.get(key):
-        with db.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE]
-            )
-            _fts_ready[key] = cursor.fetchone() is not None
-    return _fts_ready[key]
+    return sqlite_table_exists(FTS_TABLE, db)
 
 
 def _sqlite_candidates(

@@ -21,23 +21,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
+from konvergo.core.selectors import sqlite_table_exists
 from konvergo.documents.models import Document
 
 FTS_TABLE = "documents_search_index"
 MAX_QUERY = 200
 
-_fts_ready: dict[str, bool] = {}
-
 
 def fts_available(db: BaseDatabaseWrapper = connection) -> bool:
-    key = str(db.settings_dict["NAME"])
-    if not _fts_ready.get(key):
-        with db.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE]
-            )
-            _fts_ready[key] = cursor.fetchone() is not None
-    return _fts_ready[key]
+    """Whether this SQLite database has the documents' FTS5 index."""
+    return sqlite_table_exists(FTS_TABLE, db)
 
 
 def _words(query: str) -> list[str]:

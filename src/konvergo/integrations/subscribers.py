@@ -11,23 +11,11 @@ from konvergo.integrations.models import EmailMessage
 from konvergo.integrations.services.mail import email_send
 from konvergo.integrations.services.webhooks import deliveries_for_event
 from konvergo.tickets.models import Comment
-
-# Outbound webhooks can subscribe to any event of the business apps.
-BUSINESS_EVENTS = [
-    f"{app}.*"
-    for app in (
-        "crm",
-        "tickets",
-        "documents",
-        "integrations",
-        "processes",
-        "org",
-        "imports",
-        "inbox",
-    )
-]
+from konvergo.triggers.subscribers import BUSINESS_EVENTS
 
 
+# Outbound webhooks can subscribe to any event of the business apps (the events that trigger
+# rules see, too).
 @subscribe("integrations.webhooks", events=BUSINESS_EVENTS)
 def queue_webhooks(message: EventMessage) -> None:
     deliveries_for_event(message)

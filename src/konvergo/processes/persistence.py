@@ -225,9 +225,6 @@ class Writes:
     new_subscriptions: list[MessageSubscription] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
 
-    def instance_saved(self, instance: ProcessInstance) -> None:
-        self.instances.append(instance)
-
     def flush(self) -> None:
         with connection.cursor() as cursor:
             if self.instances:

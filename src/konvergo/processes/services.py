@@ -320,7 +320,7 @@ def _save(
     if instance.pk is None:
         instance.save()
     else:
-        writes.instance_saved(instance)
+        writes.instances.append(instance)
     version, workflow = instance.version, snapshot.workflow
     transaction.on_commit(lambda: LIVE.put(instance.pk, version, workflow, new))
 

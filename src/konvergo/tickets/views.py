@@ -395,17 +395,19 @@ def ticket_comment(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return redirect("tickets:detail", public_id=ticket.public_id)
 
 
+def _visible_ticket_numbered(request: HttpRequest, number: str) -> Ticket | None:
+    if not number.isdigit():
+        return None
+    return selectors.tickets_visible(request.user).filter(number=int(number)).first()
+
+
 @require_POST
 @login_required
 def ticket_merge(request: HttpRequest, public_id: UUID) -> HttpResponse:
     require_page(request, "change", Ticket)
     ticket = _ticket_or_404(request, public_id)
     number = request.POST.get("into", "").strip().lstrip("#")
-    target = (
-        selectors.tickets_visible(request.user).filter(number=int(number)).first()
-        if number.isdigit()
-        else None
-    )
+    target = _visible_ticket_numbered(request, number)
     if target is None:
         messages.error(request, _("No ticket %(n)s that you may see.") % {"n": number})
         return redirect("tickets:detail", public_id=ticket.public_id)
@@ -423,11 +425,7 @@ def ticket_link(request: HttpRequest, public_id: UUID) -> HttpResponse:
     require_page(request, "change", Ticket)
     ticket = _ticket_or_404(request, public_id)
     number = request.POST.get("target", "").strip().lstrip("#")
-    target = (
-        selectors.tickets_visible(request.user).filter(number=int(number)).first()
-        if number.isdigit()
-        else None
-    )
+    target = _visible_ticket_numbered(request, number)
     if target is None:
         messages.error(request, _("No ticket %(n)s that you may see.") % {"n": number})
         return redirect("tickets:detail", public_id=ticket.public_id)
