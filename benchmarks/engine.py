@@ -60,12 +60,13 @@ def main() -> None:
         for _ in range(count):
             instance = process_start("standard", variables=variables)
             answers = {"review": {"approved": True}}
-            while True:
-                task = instance.tasks.filter(status=TaskStatus.OPEN).order_by("pk").first()
-                if task is None:
-                    break
-                instance = task_complete(task=task, variables=answers.get(task.element_id, {}))
-            assert instance.status == "completed"
+            # As a client would: read the open tasks, complete each; again until none is left
+            # (the two parallel tasks come back from one read).
+            while instance.status != "completed":
+                tasks = list(instance.tasks.filter(status=TaskStatus.OPEN).order_by("pk"))
+                assert tasks, f"instance {instance.pk} waits on no task"
+                for task in tasks:
+                    instance = task_complete(task=task, variables=answers.get(task.element_id, {}))
 
     def database_transactions() -> None:
         beat = WorkerHeartbeat.objects.create(

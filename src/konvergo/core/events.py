@@ -17,10 +17,11 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from konvergo.core.models import Event, EventDelivery
+from konvergo.core.rows import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +84,18 @@ def emit(
     """Record a business fact and queue its delivery, both in the current transaction."""
     from konvergo.core.tasks import deliver_event
 
-    # No savepoint inside the caller's transaction: the two rows stand or fall with it.
-    with transaction.atomic(savepoint=False):
-        event = Event.objects.create(
-            name=name,
-            subject_type=ContentType.objects.get_for_model(subject)
-            if subject is not None
-            else None,
-            subject_id=str(subject.pk) if subject is not None else "",
-            payload=payload or {},
-            actor=actor if getattr(actor, "pk", None) else None,
-        )
+    event = Event(
+        name=name,
+        subject_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
+        subject_id=str(subject.pk) if subject is not None else "",
+        payload=payload or {},
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    # No savepoint inside the caller's transaction: the two rows stand or fall with it. The
+    # event is written without the ORM's query building: every advance of a process emits.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        insert_rows(cursor, [event])
+        event._state.adding = False
         deliver_event.enqueue(str(event.id))
     return event
 

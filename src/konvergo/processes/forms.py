@@ -18,12 +18,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q, Subquery
 from django.utils.translation import gettext as _
 
 from konvergo.core.errors import BusinessError, FieldErrors
@@ -129,21 +129,32 @@ def forms_digest(forms: list[ParsedForm]) -> bytes:
 # --- lookup ---------------------------------------------------------------------------------
 
 
-def form_for(task: HumanTask) -> FormSchema | None:
-    """The form-js schema a task's formKey names in its process version, if any."""
+def form_for(task: HumanTask, definition: ProcessDefinition | None = None) -> FormSchema | None:
+    """The form-js schema a task's formKey names in its process version, if any (by form id,
+    else by file name). Pass the instance's `definition` when at hand to save its lookup."""
     key = (task.form_key or "").strip()
     if not key:
         return None
     if key.startswith(DEPLOYMENT_PREFIX):
         key = key[len(DEPLOYMENT_PREFIX) :]
-    # One query (completing a task is on the engine's hot path): by id or file name, id first.
-    version = ProcessInstance.objects.filter(pk=task.instance_id).values("definition_id")
-    found = list(
-        FormSchema.objects.filter(definition_id=Subquery(version[:1])).filter(
-            Q(form_id=key) | Q(file_name=key)
+    if definition is None:
+        definition = ProcessDefinition.objects.only("pk", "public_id").get(
+            instances__pk=task.instance_id
         )
-    )
-    return next((f for f in found if f.form_id == key), found[0] if found else None)
+    forms = _version_forms(definition.pk, str(definition.public_id))
+    return forms.get(("id", key)) or forms.get(("file", key))
+
+
+@lru_cache(maxsize=256)
+def _version_forms(definition_id: int, public_id: str) -> dict[tuple[str, str], FormSchema]:
+    """A version's forms by id and by file name. A version and its forms never change, so
+    they are read once per process (keyed by UUID too: an integer id can come back after a
+    rolled-back deploy); completing a task is on the engine's hot path."""
+    forms: dict[tuple[str, str], FormSchema] = {}
+    for form in FormSchema.objects.filter(definition_id=definition_id):
+        forms[("id", form.form_id)] = form
+        forms[("file", form.file_name)] = form
+    return forms
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -362,9 +373,13 @@ def validate_data(
     return cleaned
 
 
-def validate_task_data(task: HumanTask, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Data for completing `task`: checked against its form if it has one, else as given."""
-    form = form_for(task)
+def validate_task_data(
+    task: HumanTask, data: Mapping[str, Any], instance: ProcessInstance | None = None
+) -> dict[str, Any]:
+    """Data for completing `task`: checked against its form if it has one, else as given.
+    `instance` is the task's instance when the caller has it (locked, with its definition)."""
+    instance = instance or task.instance
+    form = form_for(task, instance.definition)
     if form is None:
         return dict(data)
-    return validate_data(form.schema, data, variables=task.instance.variables)
+    return validate_data(form.schema, data, variables=instance.variables)

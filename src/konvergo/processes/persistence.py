@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from django.db import connection, models
 
+from konvergo.core.rows import db_value, insert_rows
 from konvergo.processes.engine.runtime import Snapshot
 from konvergo.processes.models import (
     HumanTask,
@@ -167,12 +168,17 @@ def lock_instances(
             sql += " SKIP LOCKED"
     rows = list(i.objects.raw(sql, params))
     for row in rows:
-        key = (row.definition_id, str(getattr(row, "definition_uuid")))  # noqa: B009
-        definition = _DEFINITIONS.get(key)
-        if definition is None:
-            definition = _DEFINITIONS[key] = d.objects.get(pk=row.definition_id)
-        row.definition = definition
+        row.definition = definition_cached(row.definition_id, getattr(row, "definition_uuid"))  # noqa: B009
     return rows
+
+
+def definition_cached(definition_id: int, public_id: Any) -> ProcessDefinition:
+    """A definition version by id, read once per process (checked against its UUID)."""
+    key = (definition_id, str(public_id))
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        definition = _DEFINITIONS[key] = ProcessDefinition.objects.get(pk=definition_id)
+    return definition
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -202,8 +208,7 @@ def _delete_sql(model: type[models.Model], where: Iterable[str]) -> str:
 
 
 def _prep(model: type[models.Model], name: str, value: Any) -> Any:
-    """A value as the database driver takes it (JSON, datetimes...), as the ORM would send it."""
-    return _field(model, name).get_db_prep_save(value, connection)
+    return db_value(_field(model, name), value)
 
 
 _INSTANCE_FIELDS = ("state", "waits", "variables", "version", "status", "ended_at", "updated_at")
@@ -260,20 +265,4 @@ class Writes:
                     self.subscriptions_gone,
                 )
             for rows in (self.new_tasks, self.new_timers, self.new_subscriptions, self.steps):
-                if rows:
-                    _insert(cursor, rows)
-
-
-def _insert(cursor: Any, rows: list[Any]) -> None:
-    """INSERT new rows of one model with one `executemany`: the values the ORM would write
-    (defaults, `auto_now` fields, JSON and datetimes prepared the same way), without its
-    per-call query compilation. No signals run, as with `bulk_create`; the primary keys are
-    not read back (nothing here needs them)."""
-    model = type(rows[0])
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    cursor.executemany(
-        f"INSERT INTO {_name(model)} ({columns}) VALUES ({placeholders})",  # noqa: S608
-        [[f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields] for row in rows],
-    )
+                insert_rows(cursor, rows)

@@ -42,7 +42,13 @@ from konvergo.processes.models import (
     TaskStatus,
     Timer,
 )
-from konvergo.processes.persistence import EMPTY, Projections, Writes, lock_instances
+from konvergo.processes.persistence import (
+    EMPTY,
+    Projections,
+    Writes,
+    definition_cached,
+    lock_instances,
+)
 from konvergo.processes.persistence import LIVE as LIVE  # tests and benchmarks clear it
 from konvergo.processes.registry import call_connector, connector_names
 
@@ -162,12 +168,13 @@ def check_json(variables: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def definition_for(key: str, version: int | None = None) -> ProcessDefinition:
+    """The latest (or the given) version of a process; only its id and UUID are read, the
+    rest comes from the per-process cache of versions, which never change."""
     definitions = ProcessDefinition.objects.filter(key=key)
-    definition = (
-        definitions.filter(version=version).first()
-        if version
-        else definitions.order_by("-version").first()
-    )
+    found = (
+        definitions.filter(version=version) if version else definitions.order_by("-version")
+    ).values_list("pk", "public_id")[:1]
+    definition = definition_cached(*found[0]) if found else None
     if definition is None:
         which = f"version {version} of " if version else ""
         raise BusinessError(
@@ -221,7 +228,10 @@ def _advance(
     completed_task_id: str = "",
     skip_locked: bool = False,
     precondition: Callable[[Projections], bool] | None = None,
+    check: Callable[[ProcessInstance], None] | None = None,
 ) -> ProcessInstance | None:
+    """Lock the instance, `check` it (raising refuses the advance), run `action` on its
+    workflow and write what changed, in one transaction."""
     with transaction.atomic():
         found = lock_instances([instance_id], skip_locked=skip_locked)
         if not found:
@@ -231,6 +241,8 @@ def _advance(
         instance = found[0]
         if instance.status not in allow_statuses:
             raise Conflict(f"the process instance is {instance.get_status_display().lower()}")
+        if check is not None:
+            check(instance)
         writes = Writes()
         if not _step(
             instance,
@@ -453,13 +465,19 @@ def task_complete(
     data = check_json(variables)
     if task.status != TaskStatus.OPEN:
         raise Conflict("this task is already completed")
-    data = validate_task_data(task, data)  # FieldErrors (422) before anything changes
+    checked: dict[str, Any] = {}
+
+    def check(instance: ProcessInstance) -> None:
+        # FieldErrors (422) before anything changes; against the locked instance's variables
+        checked.update(validate_task_data(task, data, instance))
+
     try:
         instance = _advance(
             task.instance_id,
-            lambda runner: runner.complete_task(task.task_id, data),
+            lambda runner: runner.complete_task(task.task_id, checked),
             actor=actor,
             completed_task_id=task.task_id,
+            check=check,
         )
     except TaskNotOpen:
         raise Conflict("this task is already completed") from None
