@@ -294,20 +294,13 @@ class MoveIn(Schema):
     to_element: str
 
 
-@router.post(
-    "/processes/instances/{instance_id}/move",
-    response=InstanceOut,
-    summary="Move the tokens at one activity to another (administration)",
-)
+@router.post("/processes/instances/{instance_id}/move", response=InstanceOut,
+             summary="Move the tokens at one activity to another (administration)")
 def move(request: HttpRequest, instance_id: UUID, payload: MoveIn) -> InstanceOut:
     user = _require(request, "processes.change_processinstance")
     instance = get_object_or_404(ProcessInstance, public_id=instance_id)
-    instance_move_token(
-        instance=instance,
-        from_element=payload.from_element,
-        to_element=payload.to_element,
-        actor=user,
-    )
+    instance_move_token(instance=instance, from_element=payload.from_element,
+                        to_element=payload.to_element, actor=user)
     return instance_out(ProcessInstance.objects.select_related("definition").get(pk=instance.pk))
 
 

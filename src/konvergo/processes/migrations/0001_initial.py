@@ -9,671 +9,278 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("contenttypes", "0002_remove_content_type_name"),
+        ('contenttypes', '0002_remove_content_type_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="HistoricalProcessDefinition",
+            name='HistoricalProcessDefinition',
             fields=[
-                (
-                    "id",
-                    models.BigIntegerField(
-                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(
-                        db_index=True, default=uuid.uuid4, editable=False, verbose_name="public id"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-                ),
-                (
-                    "updated_at",
-                    models.DateTimeField(blank=True, editable=False, verbose_name="updated at"),
-                ),
-                ("key", models.CharField(db_index=True, max_length=200, verbose_name="key")),
-                ("name", models.CharField(max_length=200, verbose_name="name")),
-                ("version", models.PositiveIntegerField(verbose_name="version")),
-                ("content_hash", models.CharField(max_length=64, verbose_name="content hash")),
-                (
-                    "connectors",
-                    models.JSONField(blank=True, default=list, verbose_name="connectors used"),
-                ),
-                ("history_id", models.AutoField(primary_key=True, serialize=False)),
-                ("history_date", models.DateTimeField(db_index=True)),
-                ("history_change_reason", models.CharField(max_length=100, null=True)),
-                (
-                    "history_type",
-                    models.CharField(
-                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
-                    ),
-                ),
-                (
-                    "deployed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "history_user",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
+                ('public_id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False, verbose_name='public id')),
+                ('created_at', models.DateTimeField(blank=True, editable=False, verbose_name='created at')),
+                ('updated_at', models.DateTimeField(blank=True, editable=False, verbose_name='updated at')),
+                ('key', models.CharField(db_index=True, max_length=200, verbose_name='key')),
+                ('name', models.CharField(max_length=200, verbose_name='name')),
+                ('version', models.PositiveIntegerField(verbose_name='version')),
+                ('content_hash', models.CharField(max_length=64, verbose_name='content hash')),
+                ('connectors', models.JSONField(blank=True, default=list, verbose_name='connectors used')),
+                ('history_id', models.AutoField(primary_key=True, serialize=False)),
+                ('history_date', models.DateTimeField(db_index=True)),
+                ('history_change_reason', models.CharField(max_length=100, null=True)),
+                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
+                ('deployed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "historical process definition",
-                "verbose_name_plural": "historical process definitions",
-                "ordering": ("-history_date", "-history_id"),
-                "get_latest_by": ("history_date", "history_id"),
+                'verbose_name': 'historical process definition',
+                'verbose_name_plural': 'historical process definitions',
+                'ordering': ('-history_date', '-history_id'),
+                'get_latest_by': ('history_date', 'history_id'),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name="ProcessDefinition",
+            name='ProcessDefinition',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
-                ("key", models.CharField(db_index=True, max_length=200, verbose_name="key")),
-                ("name", models.CharField(max_length=200, verbose_name="name")),
-                ("version", models.PositiveIntegerField(verbose_name="version")),
-                ("content_hash", models.CharField(max_length=64, verbose_name="content hash")),
-                ("bpmn_xml", models.TextField(verbose_name="BPMN XML")),
-                (
-                    "dmn_xml",
-                    models.JSONField(blank=True, default=list, verbose_name="DMN documents"),
-                ),
-                (
-                    "connectors",
-                    models.JSONField(blank=True, default=list, verbose_name="connectors used"),
-                ),
-                (
-                    "deployed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                ('key', models.CharField(db_index=True, max_length=200, verbose_name='key')),
+                ('name', models.CharField(max_length=200, verbose_name='name')),
+                ('version', models.PositiveIntegerField(verbose_name='version')),
+                ('content_hash', models.CharField(max_length=64, verbose_name='content hash')),
+                ('bpmn_xml', models.TextField(verbose_name='BPMN XML')),
+                ('dmn_xml', models.JSONField(blank=True, default=list, verbose_name='DMN documents')),
+                ('connectors', models.JSONField(blank=True, default=list, verbose_name='connectors used')),
+                ('deployed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "process definition",
-                "verbose_name_plural": "process definitions",
-                "ordering": ["key", "-version"],
+                'verbose_name': 'process definition',
+                'verbose_name_plural': 'process definitions',
+                'ordering': ['key', '-version'],
             },
         ),
         migrations.CreateModel(
-            name="HistoricalProcessInstance",
+            name='HistoricalProcessInstance',
             fields=[
-                (
-                    "id",
-                    models.BigIntegerField(
-                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(
-                        db_index=True, default=uuid.uuid4, editable=False, verbose_name="public id"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(blank=True, editable=False, verbose_name="created at"),
-                ),
-                (
-                    "updated_at",
-                    models.DateTimeField(blank=True, editable=False, verbose_name="updated at"),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("running", "Running"),
-                            ("suspended", "Suspended"),
-                            ("completed", "Completed"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="running",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "business_key",
-                    models.CharField(
-                        blank=True, db_index=True, max_length=200, verbose_name="business key"
-                    ),
-                ),
-                (
-                    "subject_id",
-                    models.CharField(blank=True, max_length=64, verbose_name="subject id"),
-                ),
-                ("version", models.PositiveIntegerField(default=0, verbose_name="version")),
-                ("variables", models.JSONField(blank=True, default=dict, verbose_name="variables")),
-                (
-                    "waits",
-                    models.JSONField(
-                        blank=True, default=dict, editable=False, verbose_name="waits"
-                    ),
-                ),
-                ("ended_at", models.DateTimeField(blank=True, null=True, verbose_name="ended at")),
-                ("cancel_reason", models.TextField(blank=True, verbose_name="cancellation reason")),
-                ("history_id", models.AutoField(primary_key=True, serialize=False)),
-                ("history_date", models.DateTimeField(db_index=True)),
-                ("history_change_reason", models.CharField(max_length=100, null=True)),
-                (
-                    "history_type",
-                    models.CharField(
-                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
-                    ),
-                ),
-                (
-                    "history_user",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "started_by",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "subject_type",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to="contenttypes.contenttype",
-                    ),
-                ),
-                (
-                    "definition",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to="processes.processdefinition",
-                    ),
-                ),
+                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
+                ('public_id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False, verbose_name='public id')),
+                ('created_at', models.DateTimeField(blank=True, editable=False, verbose_name='created at')),
+                ('updated_at', models.DateTimeField(blank=True, editable=False, verbose_name='updated at')),
+                ('status', models.CharField(choices=[('running', 'Running'), ('suspended', 'Suspended'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='running', max_length=16, verbose_name='status')),
+                ('business_key', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='business key')),
+                ('subject_id', models.CharField(blank=True, max_length=64, verbose_name='subject id')),
+                ('version', models.PositiveIntegerField(default=0, verbose_name='version')),
+                ('variables', models.JSONField(blank=True, default=dict, verbose_name='variables')),
+                ('waits', models.JSONField(blank=True, default=dict, editable=False, verbose_name='waits')),
+                ('ended_at', models.DateTimeField(blank=True, null=True, verbose_name='ended at')),
+                ('cancel_reason', models.TextField(blank=True, verbose_name='cancellation reason')),
+                ('history_id', models.AutoField(primary_key=True, serialize=False)),
+                ('history_date', models.DateTimeField(db_index=True)),
+                ('history_change_reason', models.CharField(max_length=100, null=True)),
+                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
+                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('started_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('subject_type', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='contenttypes.contenttype')),
+                ('definition', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='processes.processdefinition')),
             ],
             options={
-                "verbose_name": "historical process instance",
-                "verbose_name_plural": "historical process instances",
-                "ordering": ("-history_date", "-history_id"),
-                "get_latest_by": ("history_date", "history_id"),
+                'verbose_name': 'historical process instance',
+                'verbose_name_plural': 'historical process instances',
+                'ordering': ('-history_date', '-history_id'),
+                'get_latest_by': ('history_date', 'history_id'),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name="ProcessInstance",
+            name='ProcessInstance',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("running", "Running"),
-                            ("suspended", "Suspended"),
-                            ("completed", "Completed"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="running",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "business_key",
-                    models.CharField(
-                        blank=True, db_index=True, max_length=200, verbose_name="business key"
-                    ),
-                ),
-                (
-                    "subject_id",
-                    models.CharField(blank=True, max_length=64, verbose_name="subject id"),
-                ),
-                ("state", models.TextField(default="{}", verbose_name="engine state")),
-                ("version", models.PositiveIntegerField(default=0, verbose_name="version")),
-                ("variables", models.JSONField(blank=True, default=dict, verbose_name="variables")),
-                (
-                    "waits",
-                    models.JSONField(
-                        blank=True, default=dict, editable=False, verbose_name="waits"
-                    ),
-                ),
-                ("ended_at", models.DateTimeField(blank=True, null=True, verbose_name="ended at")),
-                ("cancel_reason", models.TextField(blank=True, verbose_name="cancellation reason")),
-                (
-                    "definition",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="instances",
-                        to="processes.processdefinition",
-                    ),
-                ),
-                (
-                    "started_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "subject_type",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="contenttypes.contenttype",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                ('status', models.CharField(choices=[('running', 'Running'), ('suspended', 'Suspended'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='running', max_length=16, verbose_name='status')),
+                ('business_key', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='business key')),
+                ('subject_id', models.CharField(blank=True, max_length=64, verbose_name='subject id')),
+                ('state', models.TextField(default='{}', verbose_name='engine state')),
+                ('version', models.PositiveIntegerField(default=0, verbose_name='version')),
+                ('variables', models.JSONField(blank=True, default=dict, verbose_name='variables')),
+                ('waits', models.JSONField(blank=True, default=dict, editable=False, verbose_name='waits')),
+                ('ended_at', models.DateTimeField(blank=True, null=True, verbose_name='ended at')),
+                ('cancel_reason', models.TextField(blank=True, verbose_name='cancellation reason')),
+                ('definition', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='instances', to='processes.processdefinition')),
+                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('subject_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contenttypes.contenttype')),
             ],
             options={
-                "verbose_name": "process instance",
-                "verbose_name_plural": "process instances",
-                "ordering": ["-created_at"],
+                'verbose_name': 'process instance',
+                'verbose_name_plural': 'process instances',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="MessageSubscription",
+            name='MessageSubscription',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("task_id", models.CharField(max_length=36, verbose_name="engine task id")),
-                ("element_id", models.CharField(max_length=200, verbose_name="element id")),
-                ("kind", models.CharField(default="message", max_length=10, verbose_name="kind")),
-                ("name", models.CharField(max_length=200, verbose_name="message name")),
-                (
-                    "correlation_key",
-                    models.CharField(blank=True, max_length=200, verbose_name="correlation key"),
-                ),
-                (
-                    "instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="subscriptions",
-                        to="processes.processinstance",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('task_id', models.CharField(max_length=36, verbose_name='engine task id')),
+                ('element_id', models.CharField(max_length=200, verbose_name='element id')),
+                ('kind', models.CharField(default='message', max_length=10, verbose_name='kind')),
+                ('name', models.CharField(max_length=200, verbose_name='message name')),
+                ('correlation_key', models.CharField(blank=True, max_length=200, verbose_name='correlation key')),
+                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to='processes.processinstance')),
             ],
             options={
-                "verbose_name": "message subscription",
-                "verbose_name_plural": "message subscriptions",
+                'verbose_name': 'message subscription',
+                'verbose_name_plural': 'message subscriptions',
             },
         ),
         migrations.CreateModel(
-            name="Incident",
+            name='Incident',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
-                ("task_id", models.CharField(max_length=36, verbose_name="engine task id")),
-                ("element_id", models.CharField(max_length=200, verbose_name="element id")),
-                ("message", models.TextField(verbose_name="error")),
-                (
-                    "variables",
-                    models.JSONField(blank=True, default=dict, verbose_name="variables seen"),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("open", "Open"), ("resolved", "Resolved")],
-                        default="open",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                ("attempts", models.PositiveIntegerField(default=1, verbose_name="attempts")),
-                (
-                    "next_retry_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="next automatic retry"
-                    ),
-                ),
-                (
-                    "resolved_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="resolved at"),
-                ),
-                (
-                    "instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="incidents",
-                        to="processes.processinstance",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                ('task_id', models.CharField(max_length=36, verbose_name='engine task id')),
+                ('element_id', models.CharField(max_length=200, verbose_name='element id')),
+                ('message', models.TextField(verbose_name='error')),
+                ('variables', models.JSONField(blank=True, default=dict, verbose_name='variables seen')),
+                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=16, verbose_name='status')),
+                ('attempts', models.PositiveIntegerField(default=1, verbose_name='attempts')),
+                ('next_retry_at', models.DateTimeField(blank=True, null=True, verbose_name='next automatic retry')),
+                ('resolved_at', models.DateTimeField(blank=True, null=True, verbose_name='resolved at')),
+                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='processes.processinstance')),
             ],
             options={
-                "verbose_name": "incident",
-                "verbose_name_plural": "incidents",
-                "ordering": ["-created_at"],
+                'verbose_name': 'incident',
+                'verbose_name_plural': 'incidents',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="HumanTask",
+            name='HumanTask',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "public_id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
-                ("task_id", models.CharField(max_length=36, verbose_name="engine task id")),
-                ("element_id", models.CharField(max_length=200, verbose_name="element id")),
-                ("name", models.CharField(max_length=255, verbose_name="name")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "Open"),
-                            ("completed", "Completed"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="open",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "candidate_users",
-                    models.JSONField(blank=True, default=list, verbose_name="candidate users"),
-                ),
-                (
-                    "candidate_groups",
-                    models.JSONField(blank=True, default=list, verbose_name="candidate groups"),
-                ),
-                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="due")),
-                (
-                    "follow_up_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="follow up"),
-                ),
-                ("priority", models.IntegerField(default=50, verbose_name="priority")),
-                ("form_key", models.CharField(blank=True, max_length=200, verbose_name="form")),
-                (
-                    "completed_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
-                ),
-                (
-                    "assignee",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="process_tasks",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "completed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="tasks",
-                        to="processes.processinstance",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                ('task_id', models.CharField(max_length=36, verbose_name='engine task id')),
+                ('element_id', models.CharField(max_length=200, verbose_name='element id')),
+                ('name', models.CharField(max_length=255, verbose_name='name')),
+                ('status', models.CharField(choices=[('open', 'Open'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='open', max_length=16, verbose_name='status')),
+                ('candidate_users', models.JSONField(blank=True, default=list, verbose_name='candidate users')),
+                ('candidate_groups', models.JSONField(blank=True, default=list, verbose_name='candidate groups')),
+                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='due')),
+                ('follow_up_at', models.DateTimeField(blank=True, null=True, verbose_name='follow up')),
+                ('priority', models.IntegerField(default=50, verbose_name='priority')),
+                ('form_key', models.CharField(blank=True, max_length=200, verbose_name='form')),
+                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='completed at')),
+                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='process_tasks', to=settings.AUTH_USER_MODEL)),
+                ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='processes.processinstance')),
             ],
             options={
-                "verbose_name": "human task",
-                "verbose_name_plural": "human tasks",
-                "ordering": ["due_at", "-priority", "created_at"],
+                'verbose_name': 'human task',
+                'verbose_name_plural': 'human tasks',
+                'ordering': ['due_at', '-priority', 'created_at'],
             },
         ),
         migrations.CreateModel(
-            name="StartTrigger",
+            name='StartTrigger',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("element_id", models.CharField(max_length=200, verbose_name="element id")),
-                ("kind", models.CharField(max_length=10, verbose_name="kind")),
-                (
-                    "name",
-                    models.CharField(
-                        blank=True, db_index=True, max_length=200, verbose_name="message or signal"
-                    ),
-                ),
-                ("expression", models.CharField(blank=True, max_length=500, verbose_name="timer")),
-                (
-                    "due_at",
-                    models.DateTimeField(
-                        blank=True, db_index=True, null=True, verbose_name="next start"
-                    ),
-                ),
-                ("remaining", models.IntegerField(default=0, verbose_name="starts left")),
-                ("interval_seconds", models.FloatField(blank=True, null=True)),
-                ("active", models.BooleanField(default=True, verbose_name="active")),
-                (
-                    "definition",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="start_triggers",
-                        to="processes.processdefinition",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('element_id', models.CharField(max_length=200, verbose_name='element id')),
+                ('kind', models.CharField(max_length=10, verbose_name='kind')),
+                ('name', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='message or signal')),
+                ('expression', models.CharField(blank=True, max_length=500, verbose_name='timer')),
+                ('due_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='next start')),
+                ('remaining', models.IntegerField(default=0, verbose_name='starts left')),
+                ('interval_seconds', models.FloatField(blank=True, null=True)),
+                ('active', models.BooleanField(default=True, verbose_name='active')),
+                ('definition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='start_triggers', to='processes.processdefinition')),
             ],
             options={
-                "verbose_name": "start trigger",
-                "verbose_name_plural": "start triggers",
+                'verbose_name': 'start trigger',
+                'verbose_name_plural': 'start triggers',
             },
         ),
         migrations.CreateModel(
-            name="StepRecord",
+            name='StepRecord',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("element_id", models.CharField(max_length=200, verbose_name="element id")),
-                ("name", models.CharField(blank=True, max_length=255, verbose_name="name")),
-                ("kind", models.CharField(max_length=80, verbose_name="element type")),
-                ("finished_at", models.DateTimeField(db_index=True, verbose_name="finished at")),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="steps",
-                        to="processes.processinstance",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('element_id', models.CharField(max_length=200, verbose_name='element id')),
+                ('name', models.CharField(blank=True, max_length=255, verbose_name='name')),
+                ('kind', models.CharField(max_length=80, verbose_name='element type')),
+                ('finished_at', models.DateTimeField(db_index=True, verbose_name='finished at')),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='processes.processinstance')),
             ],
             options={
-                "verbose_name": "step",
-                "verbose_name_plural": "steps",
-                "ordering": ["finished_at", "pk"],
+                'verbose_name': 'step',
+                'verbose_name_plural': 'steps',
+                'ordering': ['finished_at', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="Timer",
+            name='Timer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("task_id", models.CharField(max_length=36, verbose_name="engine task id")),
-                ("element_id", models.CharField(max_length=200, verbose_name="element id")),
-                ("due_at", models.DateTimeField(db_index=True, verbose_name="due")),
-                (
-                    "instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="timers",
-                        to="processes.processinstance",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('task_id', models.CharField(max_length=36, verbose_name='engine task id')),
+                ('element_id', models.CharField(max_length=200, verbose_name='element id')),
+                ('due_at', models.DateTimeField(db_index=True, verbose_name='due')),
+                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timers', to='processes.processinstance')),
             ],
             options={
-                "verbose_name": "timer",
-                "verbose_name_plural": "timers",
-                "ordering": ["due_at"],
+                'verbose_name': 'timer',
+                'verbose_name_plural': 'timers',
+                'ordering': ['due_at'],
             },
         ),
         migrations.AddConstraint(
-            model_name="processdefinition",
-            constraint=models.UniqueConstraint(fields=("key", "version"), name="proc_def_version"),
+            model_name='processdefinition',
+            constraint=models.UniqueConstraint(fields=('key', 'version'), name='proc_def_version'),
         ),
         migrations.AddConstraint(
-            model_name="processdefinition",
-            constraint=models.UniqueConstraint(
-                fields=("key", "content_hash"), name="proc_def_hash"
-            ),
+            model_name='processdefinition',
+            constraint=models.UniqueConstraint(fields=('key', 'content_hash'), name='proc_def_hash'),
         ),
         migrations.AddIndex(
-            model_name="processinstance",
-            index=models.Index(
-                fields=["status", "definition"], name="processes_p_status_47aef8_idx"
-            ),
+            model_name='processinstance',
+            index=models.Index(fields=['status', 'definition'], name='processes_p_status_47aef8_idx'),
         ),
         migrations.AddIndex(
-            model_name="processinstance",
-            index=models.Index(
-                fields=["subject_type", "subject_id"], name="processes_p_subject_1211cd_idx"
-            ),
+            model_name='processinstance',
+            index=models.Index(fields=['subject_type', 'subject_id'], name='processes_p_subject_1211cd_idx'),
         ),
         migrations.AddIndex(
-            model_name="messagesubscription",
-            index=models.Index(
-                fields=["kind", "name", "correlation_key"], name="processes_m_kind_2d7675_idx"
-            ),
+            model_name='messagesubscription',
+            index=models.Index(fields=['kind', 'name', 'correlation_key'], name='processes_m_kind_2d7675_idx'),
         ),
         migrations.AddIndex(
-            model_name="incident",
-            index=models.Index(
-                fields=["status", "next_retry_at"], name="processes_i_status_d7e440_idx"
-            ),
+            model_name='incident',
+            index=models.Index(fields=['status', 'next_retry_at'], name='processes_i_status_d7e440_idx'),
         ),
         migrations.AddIndex(
-            model_name="humantask",
-            index=models.Index(fields=["status", "assignee"], name="processes_h_status_055f39_idx"),
+            model_name='humantask',
+            index=models.Index(fields=['status', 'assignee'], name='processes_h_status_055f39_idx'),
         ),
         migrations.AddConstraint(
-            model_name="humantask",
-            constraint=models.UniqueConstraint(
-                fields=("instance", "task_id"), name="proc_task_once"
-            ),
+            model_name='humantask',
+            constraint=models.UniqueConstraint(fields=('instance', 'task_id'), name='proc_task_once'),
         ),
         migrations.AddIndex(
-            model_name="starttrigger",
-            index=models.Index(
-                fields=["active", "kind", "name"], name="processes_s_active_f208db_idx"
-            ),
+            model_name='starttrigger',
+            index=models.Index(fields=['active', 'kind', 'name'], name='processes_s_active_f208db_idx'),
         ),
         migrations.AddConstraint(
-            model_name="timer",
-            constraint=models.UniqueConstraint(
-                fields=("instance", "task_id"), name="proc_timer_once"
-            ),
+            model_name='timer',
+            constraint=models.UniqueConstraint(fields=('instance', 'task_id'), name='proc_timer_once'),
         ),
     ]
