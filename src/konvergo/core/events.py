@@ -82,8 +82,6 @@ def emit(
     actor: Any = None,
 ) -> Event:
     """Record a business fact and queue its delivery, both in the current transaction."""
-    from konvergo.core.tasks import deliver_event
-
     event = Event(
         name=name,
         subject_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
@@ -96,8 +94,35 @@ def emit(
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         insert_rows(cursor, [event])
         event._state.adding = False
-        deliver_event.enqueue(str(event.id))
+        _queue_delivery(cursor, str(event.id))
     return event
+
+
+def _queue_delivery(cursor: Any, event_id: str) -> None:
+    """`deliver_event.enqueue(event_id)`: on the database backend, the row its `enqueue`
+    would create (with its pre-save default and its signal) is written by `insert_rows`, a
+    third of the time of the ORM's create, on a path every process advance takes."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.compat import normalize_json, task_enqueued
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from konvergo.core.tasks import deliver_event
+
+    backend = deliver_event.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        deliver_event.enqueue(event_id)
+        return
+    row: DBTaskResult[Any, Any] = DBTaskResult(
+        args_kwargs=normalize_json({"args": [event_id], "kwargs": {}}),
+        priority=deliver_event.priority,
+        task_path=deliver_event.module_path,
+        queue_name=deliver_event.queue_name,
+        run_after=deliver_event.run_after or get_date_max(),  # its pre_save handler's default
+        backend_name=backend.alias,
+    )
+    insert_rows(cursor, [row])
+    row._state.adding = False
+    task_enqueued.send(DatabaseBackend, task_result=row.task_result)
 
 
 class DeliveryFailed(Exception):

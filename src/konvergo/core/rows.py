@@ -1,5 +1,5 @@
-"""Rows written without the ORM's per-call query building, for the hot paths (the engine's
-advances, the events outbox).
+"""Rows written and read without the ORM's per-call query building, for the hot paths (the
+engine's advances, the events outbox).
 
 `insert_rows` writes new model objects of one model with a single `executemany`, sending what
 `Model.save()` would send: defaults, `auto_now`/`auto_now_add` values, JSON, datetimes and
@@ -7,15 +7,20 @@ UUIDs prepared by the fields themselves. Plain values of plain fields (text, num
 booleans, integer foreign keys) go as they are, which is what their fields would make of
 them. No signals run and database-assigned primary keys are not read back, as with
 `bulk_create` on SQLite; use it only where nothing needs either.
+
+`select_columns` and `objects_from_rows` turn the rows of a hand-written SELECT into model
+objects as a queryset would (the fields' and the database's converters applied).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
 
 # Fields that send a str/int/bool/None value unchanged (their get_db_prep_save is identity
 # for such values). JSON fields are not among them: a str is a JSON document to them.
@@ -89,3 +94,53 @@ def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
             line.append(value)
         values.append(line)
     cursor.executemany(plan.sql, values)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    columns: str
+    attnames: tuple[str, ...]
+    converters: tuple[tuple[Any, tuple[Any, ...]], ...]
+
+
+_READERS: dict[tuple[str, type[models.Model]], _Reader] = {}
+
+
+def _reader(model: type[models.Model]) -> _Reader:
+    key = (connection.vendor, model)
+    reader = _READERS.get(key)
+    if reader is None:
+        table = model._meta.db_table
+        fields = model._meta.concrete_fields
+        quote = connection.ops.quote_name
+        converters = []
+        for f in fields:
+            column = f.get_col(table)
+            found = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
+            converters.append((column, tuple(found)))
+        reader = _READERS[key] = _Reader(
+            columns=", ".join(f"{quote(table)}.{quote(f.column or '')}" for f in fields),
+            attnames=tuple(f.attname for f in fields),
+            converters=tuple(converters),
+        )
+    return reader
+
+
+def select_columns(model: type[models.Model]) -> str:
+    """The model's columns, qualified by its table, in the order `objects_from_rows` reads."""
+    return _reader(model).columns
+
+
+def objects_from_rows(model: type[M], rows: Sequence[Sequence[Any]]) -> list[tuple[M, Any]]:
+    """Each row as (object, the row's values after the model's columns)."""
+    reader = _reader(model)
+    width = len(reader.attnames)
+    found = []
+    for row in rows:
+        values = []
+        for value, (column, converters) in zip(row[:width], reader.converters, strict=True):
+            for converter in converters:
+                value = converter(value, column, connection)
+            values.append(value)
+        found.append((model.from_db(connection.alias, reader.attnames, values), row[width:]))
+    return found

@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
+from uuid import UUID
 
 from django.db import connection, models
 
-from konvergo.core.rows import db_value, insert_rows
+from konvergo.core.rows import db_value, insert_rows, objects_from_rows, select_columns
 from konvergo.processes.engine.runtime import Snapshot
 from konvergo.processes.models import (
     HumanTask,
@@ -141,6 +142,24 @@ LIVE = LiveCache()
 _DEFINITIONS: dict[tuple[int, str], ProcessDefinition] = {}
 
 
+def latest_definition_ref(key: str, version: int | None = None) -> tuple[int, Any] | None:
+    """(id, UUID) of the latest version of process `key`, or of `version`; None if none."""
+    d = ProcessDefinition
+    sql = (
+        f"SELECT {_name(d, 'id')}, {_name(d, 'public_id')} FROM {_name(d)} "  # noqa: S608
+        f"WHERE {_name(d, 'key')} = %s"
+    )
+    params: list[Any] = [key]
+    if version:
+        sql += f" AND {_name(d, 'version')} = %s"
+        params.append(version)
+    sql += f" ORDER BY {_name(d, 'version')} DESC LIMIT 1"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def lock_instances(
     instance_ids: list[int], *, skip_locked: bool = False, running_only: bool = False
 ) -> list[ProcessInstance]:
@@ -154,7 +173,7 @@ def lock_instances(
     params: list[Any] = list(instance_ids)
     # Identifiers come from the models' metadata; every value is a parameter.
     sql = (
-        f"SELECT {_name(i)}.*, {_name(d)}.{_name(d, 'public_id')} AS definition_uuid "  # noqa: S608
+        f"SELECT {select_columns(i)}, {_name(d)}.{_name(d, 'public_id')} "  # noqa: S608
         f"FROM {_name(i)} INNER JOIN {_name(d)} "
         f"ON {_name(d)}.{_name(d, 'id')} = {_name(i)}.{_name(i, 'definition')} "
         f"WHERE {_name(i)}.{_name(i, 'id')} IN ({', '.join(['%s'] * len(instance_ids))})"
@@ -166,15 +185,17 @@ def lock_instances(
         sql += f" FOR UPDATE OF {_name(i)}"
         if skip_locked and connection.features.has_select_for_update_skip_locked:
             sql += " SKIP LOCKED"
-    rows = list(i.objects.raw(sql, params))
-    for row in rows:
-        row.definition = definition_cached(row.definition_id, getattr(row, "definition_uuid"))  # noqa: B009
-    return rows
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = objects_from_rows(i, cursor.fetchall())
+    for instance, (definition_uuid,) in found:
+        instance.definition = definition_cached(instance.definition_id, definition_uuid)
+    return [instance for instance, _rest in found]
 
 
 def definition_cached(definition_id: int, public_id: Any) -> ProcessDefinition:
     """A definition version by id, read once per process (checked against its UUID)."""
-    key = (definition_id, str(public_id))
+    key = (definition_id, UUID(str(public_id)).hex)  # a UUID, or the column as stored
     definition = _DEFINITIONS.get(key)
     if definition is None:
         definition = _DEFINITIONS[key] = ProcessDefinition.objects.get(pk=definition_id)

@@ -47,6 +47,7 @@ from konvergo.processes.persistence import (
     Projections,
     Writes,
     definition_cached,
+    latest_definition_ref,
     lock_instances,
 )
 from konvergo.processes.persistence import LIVE as LIVE  # tests and benchmarks clear it
@@ -170,11 +171,8 @@ def check_json(variables: Mapping[str, Any] | None) -> dict[str, Any]:
 def definition_for(key: str, version: int | None = None) -> ProcessDefinition:
     """The latest (or the given) version of a process; only its id and UUID are read, the
     rest comes from the per-process cache of versions, which never change."""
-    definitions = ProcessDefinition.objects.filter(key=key)
-    found = (
-        definitions.filter(version=version) if version else definitions.order_by("-version")
-    ).values_list("pk", "public_id")[:1]
-    definition = definition_cached(*found[0]) if found else None
+    found = latest_definition_ref(key, version)
+    definition = definition_cached(*found) if found else None
     if definition is None:
         which = f"version {version} of " if version else ""
         raise BusinessError(

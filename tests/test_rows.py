@@ -1,0 +1,68 @@
+"""core.rows: rows written and read without the ORM's query building are the rows the ORM
+would write and the objects a queryset would give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+
+from konvergo.core.models import Event
+from konvergo.core.rows import insert_rows, objects_from_rows, select_columns
+from konvergo.org.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def _event(user: User, name: str) -> Event:
+    return Event(
+        name=name,
+        subject_type=ContentType.objects.get_for_model(User),
+        subject_id=str(user.pk),
+        payload={"amount": "12.50", "nested": {"list": [1, 2]}, "text": "Müller"},
+        actor=user,
+    )
+
+
+def test_inserted_rows_read_back_as_the_orm_would_have_saved_them() -> None:
+    user = User.objects.create_user("rows", "rows@example.com", "x")
+    saved = _event(user, "core.saved")
+    saved.save()
+    written = [_event(user, "core.written"), _event(user, "core.written")]
+    with connection.cursor() as cursor:
+        insert_rows(cursor, written)
+
+    fields = ["subject_type", "subject_id", "payload", "actor", "delivered_at"]
+    reference = Event.objects.values(*fields).get(pk=saved.pk)
+    for event in written:
+        row = Event.objects.get(pk=event.pk)  # the UUID set at creation is the row's key
+        assert Event.objects.values(*fields).get(pk=event.pk) == reference
+        assert row.occurred_at is not None  # auto_now_add filled in as by save()
+        assert row.occurred_at >= saved.occurred_at
+
+
+def test_selected_rows_become_the_objects_a_queryset_gives() -> None:
+    user = User.objects.create_user("reader", "reader@example.com", "x")
+    event = _event(user, "core.read")
+    event.delivered_at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    event.save()
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns(Event)}, 7 FROM {quote(Event._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote('id')} = %s",
+            [Event._meta.pk.get_db_prep_value(event.pk, connection)],
+        )
+        [(read, rest)] = objects_from_rows(Event, cursor.fetchall())
+
+    expected = Event.objects.get(pk=event.pk)
+    for field in Event._meta.concrete_fields:
+        assert getattr(read, field.attname) == getattr(expected, field.attname), field.name
+    assert read.payload["nested"] == {"list": [1, 2]}
+    assert read.delivered_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert list(rest) == [7]
+    read.name = "core.renamed"
+    read.save(update_fields=["name"])  # a loaded object, not a new one
+    assert Event.objects.filter(pk=event.pk, name="core.renamed").exists()
