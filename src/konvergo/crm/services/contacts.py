@@ -85,24 +85,56 @@ SUFFIX_FORMS = _forms(f"{_SUFFIX_FORMS}|{_PREFIX_FORMS}|{_SUFFIX_ONLY_FA}")
 PREFIX_FORMS = _forms(_PREFIX_FORMS)
 # Arabic letters typed on some keyboards where Persian ones are meant.
 _PERSIAN = str.maketrans({"ي": "ی", "ك": "ک", "ى": "ی", "ة": "ه"})  # noqa: RUF001
-_APOSTROPHES = str.maketrans({"'": "", "\u2019": "", "`": "", "\u02bc": ""})
+
+
+def _by_word(forms: list[tuple[str, ...]], index: int) -> dict[str, list[tuple[str, ...]]]:
+    """The forms grouped by their last (index -1) or first (index 0) word, longest first."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for form in forms:
+        grouped.setdefault(form[index], []).append(form)
+    return grouped
+
+
+# Only the forms ending (starting) with a name's last (first) word can match it: the longest
+# of those is the longest matching form of all (two matching forms of one length are equal).
+_SUFFIXES_BY_LAST = _by_word(SUFFIX_FORMS, -1)
+_PREFIXES_BY_FIRST = _by_word(PREFIX_FORMS, 0)
 
 
 def _strip_forms(words: list[str]) -> list[str]:
     changed = True
     while changed and len(words) > 1:
         changed = False
-        for form in SUFFIX_FORMS:
+        for form in _SUFFIXES_BY_LAST.get(words[-1], ()):
             if len(form) < len(words) and tuple(words[-len(form) :]) == form:
                 words = words[: -len(form)]
                 changed = True
                 break
-        for form in PREFIX_FORMS:
+        for form in _PREFIXES_BY_FIRST.get(words[0], ()):
             if len(form) < len(words) and tuple(words[: len(form)]) == form:
                 words = words[len(form) :]
                 changed = True
                 break
     return words
+
+
+class _NameChars(dict[int, str | None]):
+    """What each character of a decomposed name becomes, looked up once per character:
+    apostrophes and combining marks (accents) vanish, punctuation, symbols, spaces and control
+    characters become spaces, the rest stays. For `str.translate`."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        category = unicodedata.category(char)
+        if char in "'\u2019`\u02bc" or category == "Mn":
+            result = None
+        else:
+            result = " " if category[0] in "PSZC" else char
+        self[code] = result
+        return result
+
+
+_NAME_CHARS = _NameChars()
 
 
 def normalize_name(text: str, *, legal_forms: bool = True) -> str:
@@ -112,13 +144,7 @@ def normalize_name(text: str, *, legal_forms: bool = True) -> str:
     Cyrillic, Persian سهامی خاص, ...) removed, spaces collapsed: "Müller GmbH & Co. KG" -> "muller".
     """
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_PERSIAN))
-    kept = []
-    for char in decomposed.translate(_APOSTROPHES):
-        category = unicodedata.category(char)
-        if category == "Mn":
-            continue  # accents and other combining marks
-        kept.append(" " if category[0] in "PSZC" else char)
-    words = "".join(kept).split()
+    words = decomposed.translate(_NAME_CHARS).split()
     if legal_forms:
         words = _strip_forms(words)
     return " ".join(words)[:255]
