@@ -11,6 +11,7 @@ load state, step, save state and projections.
 from __future__ import annotations
 
 import argparse
+import gc
 from datetime import timedelta
 
 from common import report, seconds, setup_django
@@ -54,24 +55,30 @@ def main() -> None:
         timers_fire_due,
     )
 
+    def seed() -> None:
+        template = process_start("bench_timer")
+        past = timezone.now() - timedelta(days=1)
+        timer_reschedule(instance=template, element_id="wait", due_at=past)
+        template.refresh_from_db()
+        timer = Timer.objects.get(instance=template)
+        with transaction.atomic():
+            clones = ProcessInstance.objects.bulk_create(
+                ProcessInstance(definition=template.definition, state=template.state,
+                                version=template.version, waits=template.waits, variables={},
+                                business_key=f"B-{n}")
+                for n in range(count - 1)
+            )
+            Timer.objects.bulk_create(
+                Timer(instance=c, task_id=timer.task_id, element_id=timer.element_id,
+                      due_at=past)
+                for c in clones
+            )
+
     definition_deploy(xml=MODEL)
-    template = process_start("bench_timer")
-    past = timezone.now() - timedelta(days=1)
-    timer_reschedule(instance=template, element_id="wait", due_at=past)
-    template.refresh_from_db()
-    timer = Timer.objects.get(instance=template)
-    with transaction.atomic():
-        clones = ProcessInstance.objects.bulk_create(
-            ProcessInstance(definition=template.definition, state=template.state,
-                            version=template.version, waits=template.waits, variables={},
-                            business_key=f"B-{n}")
-            for n in range(count - 1)
-        )
-        Timer.objects.bulk_create(
-            Timer(instance=c, task_id=timer.task_id, element_id=timer.element_id, due_at=past)
-            for c in clones
-        )
+    seed()  # in a function: the seeding's objects are gone before the sweep, as in a worker
     LIVE.clear()  # a restarted worker: nothing cached
+    gc.collect()
+    gc.freeze()  # as the worker does when it starts (core.jobs.Worker.run_forever)
 
     def fire_all() -> None:
         while timers_fire_due():

@@ -13,6 +13,7 @@ transaction on SQLite). What it leaves to us, and this module adds:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -222,6 +223,10 @@ class Worker:
 
     def run_forever(self) -> None:
         logger.info("Worker %s started", self.worker_id)
+        # What is loaded by now (Django, the apps, their modules) lives as long as the worker:
+        # frozen, the garbage collector's full passes stop walking it again and again.
+        gc.collect()
+        gc.freeze()
         poll = settings.KONVERGO_WORKER_POLL_SECONDS
         self.start_watchers()
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import connection, models
@@ -34,11 +35,16 @@ _PLAIN_FIELDS = (
 _PLAIN_VALUES = (str, int, bool, type(None))
 
 
+# How a field's value is prepared: as it is (plain values of plain fields, and None for any
+# field but JSON), by the database's datetime adapter, or by the field itself.
+_AS_IS, _DATETIME, _FIELD = 0, 1, 2
+
+
 @dataclass(frozen=True)
 class _Plan:
     sql: str
     fields: tuple[models.Field[Any, Any], ...]
-    plain: tuple[bool, ...]
+    kinds: tuple[int, ...]
 
 
 _PLANS: dict[tuple[str, type[models.Model]], _Plan] = {}
@@ -59,14 +65,20 @@ def _plan(model: type[models.Model]) -> _Plan:
             f"({', '.join(quote(f.column or '') for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))})"
         )
-        plain = tuple(
-            isinstance(f, _PLAIN_FIELDS)
-            and not (isinstance(f, models.ForeignKey) and not _integer_key(f))
-            and not isinstance(f, models.JSONField)
-            for f in fields
-        )
-        plan = _PLANS[key] = _Plan(sql=sql, fields=fields, plain=plain)
+        plan = _PLANS[key] = _Plan(sql=sql, fields=fields, kinds=tuple(map(_kind, fields)))
     return plan
+
+
+def _kind(field: models.Field[Any, Any]) -> int:
+    if isinstance(field, models.JSONField):
+        return _FIELD
+    if isinstance(field, models.DateTimeField):
+        return _DATETIME
+    if isinstance(field, _PLAIN_FIELDS) and not (
+        isinstance(field, models.ForeignKey) and not _integer_key(field)
+    ):
+        return _AS_IS
+    return _FIELD
 
 
 def _integer_key(field: models.ForeignKey[Any, Any]) -> bool:
@@ -75,6 +87,16 @@ def _integer_key(field: models.ForeignKey[Any, Any]) -> bool:
 
 def db_value(field: models.Field[Any, Any], value: Any) -> Any:
     """`value` of `field` as the database driver takes it, as the ORM would send it."""
+    return _prepared(field, _kind(field), value)
+
+
+def _prepared(field: models.Field[Any, Any], kind: int, value: Any) -> Any:
+    if value is None and kind != _FIELD:
+        return None
+    if kind == _DATETIME and type(value) is datetime and value.tzinfo is not None:
+        return connection.ops.adapt_datetimefield_value(value)  # as the field does it
+    if kind == _AS_IS and type(value) in _PLAIN_VALUES:
+        return value
     return field.get_db_prep_save(value, connection)
 
 
@@ -83,16 +105,8 @@ def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
     if not rows:
         return
     plan = _plan(type(rows[0]))
-    pairs = list(zip(plan.fields, plan.plain, strict=True))
-    values = []
-    for row in rows:
-        line = []
-        for f, plain in pairs:
-            value = f.pre_save(row, True)
-            if not (plain and type(value) in _PLAIN_VALUES):
-                value = f.get_db_prep_save(value, connection)
-            line.append(value)
-        values.append(line)
+    pairs = list(zip(plan.fields, plan.kinds, strict=True))
+    values = [[_prepared(f, kind, f.pre_save(row, True)) for f, kind in pairs] for row in rows]
     cursor.executemany(plan.sql, values)
 
 

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -447,6 +448,11 @@ def _remind_before(extensions: Mapping[str, Any]) -> timedelta | None:
     )
     if not text or text.lower() == "none":
         return None
+    return _duration(text)
+
+
+@lru_cache(maxsize=256)
+def _duration(text: str) -> timedelta | None:
     try:
         return expressions.parse_iso_duration(text)
     except expressions.ExpressionError:
@@ -481,9 +487,9 @@ def human_task_for(instance: ProcessInstance, task: Any, now: datetime) -> Human
     due_at = moment_of(str(extensions.get("camunda:dueDate", "")), context, now, spec)
     follow_up_at = moment_of(str(extensions.get("camunda:followUpDate", "")), context, now, spec)
     remind_at = follow_up_at
-    before = _remind_before(extensions)
-    if remind_at is None and due_at is not None and before is not None:
-        remind_at = due_at - before
+    if remind_at is None and due_at is not None:
+        before = _remind_before(extensions)
+        remind_at = due_at - before if before is not None else None
     if remind_at is not None and remind_at <= now:
         remind_at = None  # too late to remind: the assignment notice says it all
     escalation = str(extensions.get("escalation") or "").strip().lower()

@@ -537,6 +537,9 @@ class Runner:
 
     def _snapshot(self) -> Snapshot:
         workflow = self.workflow
+        # One walk of the task tree for the open tasks and the variables (each walk costs as
+        # much as a small step).
+        active = workflow.get_tasks(state=_ACTIVE)
         open_tasks = [
             OpenTask(
                 task_id=str(t.id),
@@ -546,7 +549,8 @@ class Runner:
                 extensions=dict(getattr(t.task_spec, "extensions", {}) or {}),
                 data=_json_safe(t.data),
             )
-            for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+            for t in active
+            if t.state == TaskState.READY and t.task_spec.manual
         ]
         timers: list[PendingTimer] = []
         subscriptions: list[PendingMessage] = []
@@ -582,7 +586,7 @@ class Runner:
         return Snapshot(
             state=dump_state(workflow),
             completed=bool(workflow.completed),
-            variables=_variables(workflow),
+            variables=_variables(workflow, active),
             open_tasks=open_tasks,
             timers=timers,
             subscriptions=subscriptions,
@@ -649,18 +653,24 @@ def _timer_due(task: Any, definition: Any) -> datetime | None:
     return moment
 
 
-def _variables(workflow: Any) -> dict[str, Any]:
-    """The process variables: the data of the open paths, or of the end when completed."""
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def _variables(workflow: Any, active: list[Any]) -> dict[str, Any]:
+    """The process variables: the data of the open paths, or of the end when completed.
+    `active`: the workflow's tasks in one of the `_ACTIVE` states, in tree order."""
     if workflow.completed:
         last = workflow.last_task
         return _json_safe({**(last.data if last is not None else {}), **workflow.data})
     merged: dict[str, Any] = {}
     # First the running (sub-)process and call activity tasks: while a called process runs, the
     # caller's variables are only there. Then the open paths, whose data is newer.
-    for task in workflow.get_tasks(state=TaskState.STARTED):
-        merged.update(task.data)
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
-        merged.update(task.data)
+    for task in active:
+        if task.state == TaskState.STARTED:
+            merged.update(task.data)
+    for task in active:
+        if task.state != TaskState.STARTED:
+            merged.update(task.data)
     return _json_safe(merged)
 
 
