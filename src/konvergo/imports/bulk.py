@@ -2,12 +2,15 @@
 
 Django's bulk_create compiles every value of every object through the ORM (about 6 us each):
 at the 20-odd rows an imported sheet row makes, that alone would cap an import near 500 rows/s.
-Here each model gets one INSERT statement run with `executemany` over plain tuples, values
-converted once per field type. Ids are taken before the insert (SQLite: after the largest id
-and the AUTOINCREMENT counter, under the write lock the transaction holds; PostgreSQL: from the
-column's sequence), so the rows can point at each other. Database triggers (the SQLite search
-index) run as for any insert, except on SQLite: see `SearchIndex`. Only for the models the
-import writes; defaults come from the fields, `auto_now(_add)` from `now`.
+Here rows become plain tuples (values converted once per field type, constants once per
+chunk) for one INSERT per model and chunk: on SQLite through a temporary table and one
+INSERT ... SELECT (see `_Shape`), elsewhere by `executemany`. The history rows are copied from
+the records just written by one INSERT ... SELECT (`History`). Ids are taken before the insert
+(SQLite: after the largest id and the AUTOINCREMENT counter, under the write lock the
+transaction holds; PostgreSQL: from the column's sequence), so the rows can point at each
+other. Database triggers (the SQLite search index) run as for any insert, except on SQLite:
+see `SearchIndex`. Only for the models the import writes; defaults come from the fields,
+`auto_now(_add)` from `now`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
@@ -27,15 +31,19 @@ from konvergo.crm.search import fts_available
 Row = dict[str, Any]  # attname -> value
 
 
+# Random bytes -> the version (4) and variant (RFC 4122) bits of a UUID, one table each.
+_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
+_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+
+
 def _uuids(count: int) -> list[Any]:
     """Random (version 4) UUIDs from one read of the system's random source: as 32 hex digits
     on SQLite (how Django stores them there), as UUID objects elsewhere."""
-    digits = os.urandom(16 * count).hex()
-    result: list[Any] = []
-    for start in range(0, 32 * count, 32):
-        text = digits[start : start + 32]
-        text = f"{text[:12]}4{text[13:16]}{'89ab'[int(text[16], 16) & 3]}{text[17:]}"
-        result.append(text)
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_VERSION)
+    raw[8::16] = raw[8::16].translate(_VARIANT)
+    digits = raw.hex()
+    result = [digits[start : start + 32] for start in range(0, 32 * count, 32)]
     if connection.vendor != "sqlite":
         return [uuid.UUID(hex=text) for text in result]
     return result
@@ -45,6 +53,83 @@ def _same(value: Any) -> Any:
     return value
 
 
+class _Shape:
+    """The INSERT of rows given as tuples of some fields' values (`names`, in that order): the
+    id first, then those values (converted where their field needs it), fresh UUIDs for the
+    UUID fields not given, then one constant for every other field (its default, or `now`).
+
+    On SQLite the rows are first written to a temporary table without constraints or indexes
+    and then copied by one INSERT ... SELECT that adds the constants: a statement per row into
+    the real table costs SQLite twice as much (it opens every index and updates the
+    AUTOINCREMENT counter per statement)."""
+
+    def __init__(self, table: Table, names: tuple[str, ...], now: datetime) -> None:
+        fields = {f.attname: f for f in table.fields if not f.primary_key}
+        given = [fields[name] for name in names]
+        fresh = [f for f in fields.values() if f.attname in table.uuid_fields - set(names)]
+        constant = [f for f in fields.values() if f not in given and f not in fresh]
+        values: list[Any] = []
+        for f in constant:
+            moment = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+            values.append(table.prepare[f.attname](now if moment else table.defaults[f.attname]))
+        self.constants = tuple(values)
+        self.fresh = len(fresh)
+        self.converted = [
+            (i, table.prepare[f.attname])
+            for i, f in enumerate(given)
+            if table.prepare[f.attname] is not _same
+        ]
+        varying = [*([table.pk] if table.pk is not None else []), *given, *fresh]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(str(f.column)) for f in [*varying, *constant])
+        target = quote(table.model._meta.db_table)
+        # Names from the models' own metadata, values as parameters.
+        self.staged = connection.vendor == "sqlite"
+        self.stage = table.stage
+        if self.staged:
+            stage = ", ".join(f"c{i}" for i in range(len(varying)))
+            self.stage_sql = (
+                f"INSERT INTO temp.{table.stage} ({stage}) "  # noqa: S608
+                f"VALUES ({', '.join(['%s'] * len(varying))})"
+            )
+            self.sql = (
+                f"INSERT INTO {target} ({columns}) "  # noqa: S608
+                f"SELECT {', '.join([stage, *(['%s'] * len(constant))])} "
+                f"FROM temp.{table.stage} ORDER BY rowid"
+            )
+        else:
+            marks = ", ".join(["%s"] * (len(varying) + len(constant)))
+            self.sql = f"INSERT INTO {target} ({columns}) VALUES ({marks})"  # noqa: S608
+
+    def params(
+        self, values: Sequence[tuple[Any, ...]], ids: Sequence[int] | None
+    ) -> list[tuple[Any, ...]]:
+        """The parameters of the rows `values` (and their ids), constants left for `write`."""
+        rows = list(values)
+        if self.converted:
+            for number, value in enumerate(rows):
+                items = list(value)
+                for index, prepare in self.converted:
+                    items[index] = prepare(items[index])
+                rows[number] = tuple(items)
+        if ids is not None:
+            rows = [(pk, *value) for pk, value in zip(ids, rows, strict=True)]
+        if self.fresh == 1:
+            rows = [(*value, fresh) for value, fresh in zip(rows, _uuids(len(rows)), strict=True)]
+        elif self.fresh:
+            uuids, size = _uuids(len(rows) * self.fresh), self.fresh
+            rows = [(*v, *uuids[i * size : (i + 1) * size]) for i, v in enumerate(rows)]
+        return rows
+
+    def write(self, cursor: Any, params: list[tuple[Any, ...]]) -> None:
+        if not self.staged:
+            cursor.executemany(self.sql, [p + self.constants for p in params])
+            return
+        cursor.executemany(self.stage_sql, params)
+        cursor.execute(self.sql, self.constants)
+        cursor.execute(f"DELETE FROM temp.{self.stage}")  # noqa: S608
+
+
 class Table:
     """One model's INSERT, and how each field's value is made ready for it."""
 
@@ -52,22 +137,24 @@ class Table:
         self.model = model
         meta = model._meta
         self.fields = [f for f in meta.concrete_fields if with_id or not f.primary_key]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(str(f.column)) for f in self.fields)
-        marks = ", ".join(["%s"] * len(self.fields))
-        # Names from the model's own metadata, values as parameters.
-        self.sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-        prepare = [self._converter(f) for f in self.fields]
-        # Values are picked from a row by one itemgetter; only the fields whose values need
-        # converting (dates, UUIDs, JSON, decimals) are touched one by one.
-        self.pick = operator.itemgetter(*[f.attname for f in self.fields])
-        self.converted = [(i, p) for i, p in enumerate(prepare) if p is not _same]
+        self.pk = next((f for f in self.fields if f.primary_key), None)
+        self.prepare = {f.attname: self._converter(f) for f in self.fields}
         self.defaults = {f.attname: self._default(f) for f in self.fields}
-        self.uuid_fields = [
+        self.uuid_fields = {
             f.attname
             for f in self.fields
             if isinstance(f, models.UUIDField) and f.default is uuid.uuid4
+        }
+        # Fields a row may give, in the model's order (auto_now ones are always `now`).
+        self.settable = [
+            f.attname
+            for f in self.fields
+            if not f.primary_key and not getattr(f, "auto_now", False)
         ]
+        self.shapes: dict[tuple[tuple[str, ...], datetime], _Shape] = {}
+        # The temporary table rows pass through on SQLite (see _Shape): untyped columns, so
+        # values reach the real table as they were bound.
+        self.stage = connection.ops.quote_name(f"import_stage_{meta.db_table}")
 
     def _converter(self, field: models.Field[Any, Any]) -> Callable[[Any], Any]:
         sqlite = connection.vendor == "sqlite"
@@ -89,7 +176,7 @@ class Table:
         if isinstance(field, models.UUIDField):
             if sqlite:
                 return lambda value: value.hex if isinstance(value, uuid.UUID) else value
-            return lambda value: value
+            return _same
         if isinstance(field, models.JSONField):
             empty = {"{}": field.get_db_prep_save({}, connection)}
 
@@ -100,6 +187,15 @@ class Table:
                 return field.get_db_prep_save(value, connection)
 
             return document
+        if isinstance(field, models.DecimalField):
+
+            def number(value: Any) -> Any:
+                # A Decimal goes to the driver as it is (what get_db_prep_save gives back).
+                if type(value) is Decimal and value.is_finite():
+                    return value
+                return field.get_db_prep_save(value, connection)
+
+            return number
         if isinstance(
             field,
             models.CharField
@@ -107,7 +203,7 @@ class Table:
             | models.IntegerField
             | models.BooleanField
             | models.ForeignKey,
-        ) and not isinstance(field, models.DecimalField):
+        ):
             return _same
         return lambda value: field.get_db_prep_save(value, connection)
 
@@ -116,30 +212,95 @@ class Table:
             return None if field.null else ""
         return field.get_default()
 
-    def tuples(self, rows: Sequence[Row], now: datetime) -> list[tuple[Any, ...]]:
-        uuids = iter(_uuids(len(rows) * len(self.uuid_fields)))
-        always_now = [f.attname for f in self.fields if getattr(f, "auto_now", False)]
-        now_if_missing = [f.attname for f in self.fields if getattr(f, "auto_now_add", False)]
-        result = []
-        for row in rows:
-            for name in self.uuid_fields:
-                if name not in row:
-                    row[name] = next(uuids)
-            for name in always_now:
-                row[name] = now  # kept in the row for its history row
-            for name in now_if_missing:
-                row.setdefault(name, now)
-            values = list(self.pick({**self.defaults, **row}))
-            for index, prepare in self.converted:
-                values[index] = prepare(values[index])
-            result.append(tuple(values))
-        return result
+    def _shape(self, names: tuple[str, ...], now: datetime) -> _Shape:
+        found = self.shapes.get((names, now))
+        if found is None:
+            found = self.shapes[(names, now)] = _Shape(self, names, now)
+        return found
 
-    def insert(self, rows: Sequence[Row], now: datetime) -> None:
-        if not rows:
+    def insert(self, rows: Sequence[Row], now: datetime, ids: Sequence[int] = ()) -> None:
+        """INSERT `rows` (attname -> value; with the primary keys `ids` if the table has its id
+        column): one statement per set of fields the rows give."""
+        groups: dict[frozenset[str], tuple[tuple[str, ...], Any, list[Any], list[int]]] = {}
+        settable = self.settable
+        for index, row in enumerate(rows):
+            keys = frozenset(row)
+            group = groups.get(keys)
+            if group is None:
+                names = tuple(name for name in settable if name in keys)
+                # itemgetter of one name gives the value itself, of several a tuple.
+                pick = (
+                    operator.itemgetter(*names)
+                    if len(names) > 1
+                    else (lambda row, names=names: tuple(row[name] for name in names))
+                )
+                group = groups[keys] = (names, pick, [], [])
+            group[2].append(group[1](row))
+            if self.pk is not None:
+                group[3].append(ids[index])
+        for names, _pick, values, group_ids in groups.values():
+            self.insert_values(names, values, now, group_ids if self.pk is not None else None)
+
+    def insert_values(
+        self,
+        names: tuple[str, ...],
+        values: Sequence[tuple[Any, ...]],
+        now: datetime,
+        ids: Sequence[int] | None = None,
+    ) -> None:
+        """INSERT rows given as tuples of the fields `names` (attnames in the model's order is
+        not needed, auto_now fields not allowed), with their primary keys `ids`."""
+        if not values:
+            return
+        shape = self._shape(names, now)
+        params = shape.params(values, ids)
+        with connection.cursor() as cursor:
+            if shape.staged:
+                columns = ", ".join(f"c{i}" for i in range(len(self.fields)))
+                cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.stage} ({columns})")
+            shape.write(cursor, params)
+
+    def drop_stage(self) -> None:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS temp.{self.stage}")
+
+
+class History:
+    """The "+" history rows of records just inserted, copied from them by one
+    INSERT ... SELECT: the stored values themselves, in the order of the records' ids."""
+
+    def __init__(self, model: type[models.Model], historical: type[models.Model]) -> None:
+        own = {f.attname: f for f in model._meta.concrete_fields}
+        quote = connection.ops.quote_name
+        self.extra: list[tuple[str, models.Field[Any, Any]]] = []
+        columns, selected = [], []
+        for f in historical._meta.concrete_fields:
+            if f.primary_key:
+                continue  # history_id: the database counts it
+            columns.append(quote(str(f.column)))
+            if f.attname in own:
+                selected.append(f"r.{quote(str(own[f.attname].column))}")
+            else:
+                selected.append("%s")
+                self.extra.append((f.attname, f))
+        self.table = quote(model._meta.db_table)
+        self.sql = (
+            f"INSERT INTO {quote(historical._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {', '.join(selected)} FROM {self.table} AS r "
+        )
+
+    def insert(self, ids: Sequence[int], values: Mapping[str, Any]) -> None:
+        """History rows for the records `ids`; `values` for the history's own fields."""
+        params = [f.get_db_prep_save(values.get(name), connection) for name, f in self.extra]
+        if connection.vendor == "sqlite":
+            # take_ids gave one unbroken range no other row can be in.
+            where, bounds = "WHERE r.id BETWEEN %s AND %s ORDER BY r.id", [min(ids), max(ids)]
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql + where, [*params, *bounds])
             return
         with connection.cursor() as cursor:
-            cursor.executemany(self.sql, self.tuples(rows, now))
+            cursor.execute(self.sql + "WHERE r.id = ANY(%s) ORDER BY r.id", [*params, list(ids)])
 
 
 def take_ids(model: type[models.Model], count: int) -> list[int]:
@@ -221,19 +382,23 @@ class Inserter:
     `finish()` before the transaction commits."""
 
     def __init__(self, *, user_id: int | None, reason: str, now: datetime) -> None:
-        self.user_id = user_id
-        self.reason = reason
         self.now = now
-        self.tables: dict[type[models.Model], tuple[Table, Table | None]] = {}
+        self.history_values = {
+            "history_date": now,
+            "history_change_reason": reason,
+            "history_type": "+",
+            "history_user_id": user_id,
+        }
+        self.tables: dict[type[models.Model], tuple[Table, History | None]] = {}
         self.search = SearchIndex()
 
-    def _tables(self, model: type[models.Model]) -> tuple[Table, Table | None]:
+    def _tables(self, model: type[models.Model]) -> tuple[Table, History | None]:
         if model not in self.tables:
             history = getattr(model, "history", None)
             historical = history.model if history is not None else None
             self.tables[model] = (
                 Table(model),
-                Table(historical, with_id=False) if historical is not None else None,
+                History(model, historical) if historical is not None else None,
             )
         return self.tables[model]
 
@@ -243,35 +408,36 @@ class Inserter:
             return []
         table, history = self._tables(model)
         ids = take_ids(model, len(rows))
-        for row, pk in zip(rows, ids, strict=True):
-            row["id"] = pk
         db_table = model._meta.db_table
         if self.search.covers(db_table):
             self.search.suspend(db_table)
-            table.insert(rows, self.now)
+            table.insert(rows, self.now, ids)
             self.search.fill(db_table, ids)  # ids are one unbroken range on SQLite
         else:
-            table.insert(rows, self.now)
+            table.insert(rows, self.now, ids)
         if history is not None:
-            extra = {
-                "history_date": self.now,
-                "history_change_reason": self.reason,
-                "history_type": "+",
-                "history_user_id": self.user_id,
-            }
-            table_values = [_history_row(row, extra) for row in rows]
-            history.insert(table_values, self.now)
+            history.insert(ids, self.history_values)
         return ids
+
+    def _plain(self, model: type[models.Model]) -> Table:
+        if model not in self.tables:
+            self.tables[model] = (Table(model, with_id=False), None)
+        return self.tables[model][0]
 
     def insert_plain(self, model: type[models.Model], rows: Iterable[Row]) -> None:
         """Rows of a model without history whose ids nobody needs."""
         rows = list(rows)
         if rows:
-            table = self.tables.setdefault(model, (Table(model, with_id=False), None))[0]
-            table.insert(rows, self.now)
+            self._plain(model).insert(rows, self.now)
 
+    def insert_plain_values(
+        self, model: type[models.Model], names: tuple[str, ...], values: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """The same, the rows as tuples of the fields `names`."""
+        self._plain(model).insert_values(names, values, self.now)
 
-def _history_row(row: Mapping[str, Any], extra: Mapping[str, Any]) -> Row:
-    merged = dict(row)
-    merged.update(extra)
-    return merged
+    def finish(self) -> None:
+        """The search triggers back, the temporary tables gone (before the commit)."""
+        for table, _history in self.tables.values():
+            table.drop_stage()
+        self.search.restore()

@@ -15,7 +15,8 @@ chunks before it wrote is recorded, so `batch_undo` removes it completely.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,7 +24,8 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
@@ -72,7 +74,6 @@ from konvergo.org.permissions import scope_for, visible
 
 MATCH_KEYS = ("tax_id", "email", "phone", "name")
 CHUNK = 2000
-IN_QUERY = 900  # values per IN (...) list
 
 
 @dataclass
@@ -517,11 +518,14 @@ class Importer:
 
     # --- matching ---------------------------------------------------------------------------
 
-    def _existing(self, kind: str, entities: Sequence[Entity]) -> dict[tuple[str, str], int]:
-        """(key, value) -> pk of a directory record with that tax id, e-mail, phone or name."""
+    def _existing(
+        self, kind: str, keyed: Iterable[Sequence[tuple[str, str]]]
+    ) -> dict[tuple[str, str], int]:
+        """(key, value) -> pk of a directory record with that tax id, e-mail, phone or name
+        (`keyed`: the keys of each client)."""
         wanted: dict[str, set[str]] = {}
-        for entity in entities:
-            for key, value in entity.keys(self.options.match_by):
+        for keys in keyed:
+            for key, value in keys:
                 wanted.setdefault(key, set()).add(value)
         owner = kind  # the foreign key of contact rows
         model = Organization if kind == "organization" else Person
@@ -546,25 +550,29 @@ class Importer:
             if restricted:
                 owner_field = "pk" if key == "name" else pk.removesuffix("_id")
                 queryset = queryset.filter(**{f"{owner_field}__in": allowed})
-            ordered = sorted(values)
-            for start in range(0, len(ordered), IN_QUERY):
-                part = ordered[start : start + IN_QUERY]
-                rows = queryset.filter(**{f"{column}__in": part}).order_by(pk)
-                for value, record in rows.values_list(column, pk):
-                    found.setdefault((key, value), record)
+            rows = queryset.filter(**{f"{column}__in": _value_list(values)}).order_by(pk)
+            for value, record in rows.values_list(column, pk):
+                found.setdefault((key, value), record)
         return found
 
     def _match(self, rows: Sequence[Row]) -> None:
         """Decide per client: create, update or link to the record it duplicates."""
         policy = self.options.duplicates
+        match_by = self.options.match_by
+        seen = self.seen
         for kind in ("organization", "person"):
-            entities = [getattr(r, kind) for r in rows if getattr(r, kind) and not r.errors]
-            existing = self._existing(kind, entities) if policy != DuplicatePolicy.CREATE else {}
-            for entity in entities:
-                keys = entity.keys(self.options.match_by)
-                same = next(
-                    (self.seen[(kind, k, v)] for k, v in keys if (kind, k, v) in self.seen), None
-                )
+            keyed = [
+                (entity, entity.keys(match_by))
+                for entity in (getattr(r, kind) for r in rows if not r.errors)
+                if entity
+            ]
+            existing = (
+                self._existing(kind, (keys for _entity, keys in keyed))
+                if policy != DuplicatePolicy.CREATE
+                else {}
+            )
+            for entity, keys in keyed:
+                same = next((seen[(kind, k, v)] for k, v in keys if (kind, k, v) in seen), None)
                 hit = next(((k, v) for k, v in keys if (k, v) in existing), None)
                 if policy == DuplicatePolicy.CREATE:
                     entity.action = "create"
@@ -576,7 +584,7 @@ class Importer:
                     entity.action = "update" if policy == DuplicatePolicy.UPDATE else "link"
                     entity.reason = _DUPLICATE_REASONS[hit[0]]() % {"value": hit[1]}
                 for k, v in keys:
-                    self.seen.setdefault((kind, k, v), entity if same is None else same)
+                    seen.setdefault((kind, k, v), entity if same is None else same)
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -666,6 +674,15 @@ class Importer:
         writer.flush()
 
 
+def _value_list(values: Collection[str]) -> RawSQL:
+    """`values` as a subquery of one parameter, for `__in`: an IN list of thousands of
+    parameters costs Django a conversion per value, and SQLite allows only so many."""
+    ordered = sorted(values)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[])", [ordered])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ordered)])
+
+
 def _dup_tax() -> str:
     return _("same tax id %(value)s")
 
@@ -712,7 +729,7 @@ class _Writer:
         self.now = timezone.now()
         self.reason = _("Import %(file)s") % {"file": batch.filename}
         self.inserter = Inserter(user_id=actor.pk, reason=self.reason, now=self.now)
-        self.tracked: list[dict[str, Any]] = []
+        self.tracked: list[tuple[int, int, str, int, dict[str, Any]]] = []
         self.types: dict[type[models.Model], int] = {}
 
     def _type(self, model: type[models.Model]) -> int:
@@ -723,16 +740,7 @@ class _Writer:
     def track(
         self, model: type[models.Model], pk: int, action: str, row: int = 0, previous: Any = None
     ) -> None:
-        self.tracked.append(
-            {
-                "batch_id": self.batch.pk,
-                "content_type_id": self._type(model),
-                "object_id": pk,
-                "action": action,
-                "row": row,
-                "previous": previous or {},
-            }
-        )
+        self.tracked.append((self._type(model), pk, action, row, previous or {}))
 
     def create(
         self,
@@ -743,8 +751,11 @@ class _Writer:
     ) -> list[int]:
         """Insert records the batch owns (undo deletes them); their ids."""
         ids = self.inserter.insert(model, values)
-        for index, pk in enumerate(ids):
-            self.track(model, pk, ImportedRecord.Action.CREATED, rows[index] if rows else 0)
+        kind, created = self._type(model), ImportedRecord.Action.CREATED
+        numbers = rows or [0] * len(ids)
+        self.tracked.extend(
+            (kind, pk, created, number, {}) for pk, number in zip(ids, numbers, strict=True)
+        )
         return ids
 
     def clients(
@@ -881,9 +892,14 @@ class _Writer:
             )
 
     def flush(self) -> None:
-        self.inserter.insert_plain(ImportedRecord, self.tracked)
+        batch = self.batch.pk
+        self.inserter.insert_plain_values(
+            ImportedRecord,
+            ("batch_id", "content_type_id", "object_id", "action", "row", "previous"),
+            [(batch, *record) for record in self.tracked],
+        )
         self.tracked = []
-        self.inserter.search.restore()
+        self.inserter.finish()
 
 
 def _json(value: Any) -> Any:
