@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
 
@@ -87,26 +88,29 @@ def _integer_key(field: models.ForeignKey[Any, Any]) -> bool:
 
 def db_value(field: models.Field[Any, Any], value: Any) -> Any:
     """`value` of `field` as the database driver takes it, as the ORM would send it."""
-    return _prepared(field, _kind(field), value)
+    return _prepared(connections[DEFAULT_DB_ALIAS], field, _kind(field), value)
 
 
-def _prepared(field: models.Field[Any, Any], kind: int, value: Any) -> Any:
+def _prepared(db: BaseDatabaseWrapper, field: models.Field[Any, Any], kind: int, value: Any) -> Any:
+    # `db` is the connection itself, not the `connection` proxy (each of whose attribute
+    # reads is a look-up in a context-local).
     if value is None and kind != _FIELD:
         return None
     if kind == _DATETIME and type(value) is datetime and value.tzinfo is not None:
-        return connection.ops.adapt_datetimefield_value(value)  # as the field does it
+        return db.ops.adapt_datetimefield_value(value)  # as the field does it
     if kind == _AS_IS and type(value) in _PLAIN_VALUES:
         return value
-    return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(value, db)
 
 
 def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
     """INSERT `rows` (unsaved objects of one model) with one `executemany` on `cursor`."""
     if not rows:
         return
+    db = connections[DEFAULT_DB_ALIAS]
     plan = _plan(type(rows[0]))
     pairs = list(zip(plan.fields, plan.kinds, strict=True))
-    values = [[_prepared(f, kind, f.pre_save(row, True)) for f, kind in pairs] for row in rows]
+    values = [[_prepared(db, f, kind, f.pre_save(row, True)) for f, kind in pairs] for row in rows]
     cursor.executemany(plan.sql, values)
 
 
