@@ -247,6 +247,7 @@ class Worker:
             except Exception:
                 logger.warning("Worker %s could not sign off", self.worker_id)
             close_old_connections()
+            gc.unfreeze()  # the process may go on (tests, an embedded worker)
             logger.info("Worker %s stopped", self.worker_id)
 
 
