@@ -218,3 +218,44 @@ def test_undo_refused_while_a_later_deal_points_at_an_imported_organisation(
     assert batch.status == BatchStatus.DONE
     assert Organization.objects.count() == 1
     assert ImportedRecord.objects.filter(batch=batch).count() == 1
+
+
+def test_rows_checked_in_a_helper_process_give_the_same_batch(importer_user, monkeypatch):
+    from konvergo.imports import parallel
+
+    rows = [
+        ["Company", "Contact", "E-mail", "Phone", "Amount"],
+        *[
+            [f"Firma {i % 7} GmbH", f"Jan Nowak{i % 5}", f"jan{i % 5}@firma.example", p, a]
+            for i, (p, a) in enumerate(
+                [("+49 30 1234567", "100,50"), ("12", "x"), ("", "7"), ("+48 22 1234567", "")] * 6
+            )
+        ],
+    ]
+    data = xlsx(rows)
+    monkeypatch.setattr("konvergo.imports.services.CHUNK", 3)
+    in_process = batch_dry_run(
+        actor=importer_user,
+        batch=batch_upload(actor=importer_user, data=data, filename="a.xlsx"),
+    )
+    monkeypatch.setattr(parallel, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    used = {"helper": 0}
+    original = parallel.CheckedChunks._result
+
+    def result(self, index):
+        packed = original(self, index)
+        used["helper"] += bool(packed)
+        return packed
+
+    monkeypatch.setattr(parallel.CheckedChunks, "_result", result)
+    monkeypatch.setattr(parallel, "_claim", lambda claims, index: False)  # wait for the helper
+    helper = batch_dry_run(
+        actor=importer_user,
+        batch=batch_upload(actor=importer_user, data=data, filename="a.xlsx"),
+    )
+
+    counts = ("created_count", "updated_count", "skipped_count", "failed_count", "row_errors")
+    assert [getattr(helper, c) for c in counts] == [getattr(in_process, c) for c in counts]
+    assert in_process.failed_count > 0 and in_process.created_count > 0
+    assert used["helper"] == 8  # every chunk came from the helper
