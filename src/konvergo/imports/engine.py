@@ -755,7 +755,8 @@ class _Writer:
         self.batch = batch
         self.actor = actor
         self.now = timezone.now()
-        self.reason = _("Import %(file)s") % {"file": batch.filename}
+        # History keeps at most 100 characters of a change reason (a long file name).
+        self.reason = (_("Import %(file)s") % {"file": batch.filename})[:100]
         self.inserter = Inserter(user_id=actor.pk, reason=self.reason, now=self.now)
         self.tracked: list[tuple[int, int, str, int, dict[str, Any]]] = []
         self.types: dict[type[models.Model], int] = {}

@@ -557,7 +557,7 @@ def _restore(model: Any, entries: list[ImportedRecord], actor: User, batch: Impo
             model,
             [*sorted(names), "updated_at"],
             default_user=actor,
-            default_change_reason=_("Undo of import %(file)s") % {"file": batch.filename},
+            default_change_reason=(_("Undo of import %(file)s") % {"file": batch.filename})[:100],
         )
     return len(changed)
 

@@ -259,3 +259,16 @@ def test_rows_checked_in_a_helper_process_give_the_same_batch(importer_user, mon
     assert [getattr(helper, c) for c in counts] == [getattr(in_process, c) for c in counts]
     assert in_process.failed_count > 0 and in_process.created_count > 0
     assert used["helper"] == 8  # every chunk came from the helper
+
+
+def test_a_long_file_name_imports_and_undoes(importer_user):
+    """The history's change reason holds 100 characters; the file name may be 255."""
+    name = "Kunden " + "x" * 240 + ".xlsx"
+    batch = batch_upload(
+        actor=importer_user, data=xlsx([["Company"], ["Long Name GmbH"]]), filename=name
+    )
+    batch = run(importer_user, batch)
+    assert batch.status == BatchStatus.DONE, batch.log
+    assert Organization.objects.filter(legal_name="Long Name GmbH").exists()
+    batch_undo(actor=importer_user, batch=batch)
+    assert not Organization.objects.filter(legal_name="Long Name GmbH").exists()
