@@ -60,6 +60,19 @@ from konvergo.triggers.services import rule_create
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 
+
+def _dovecot_mailbox(dovecot: Any, **fields: Any) -> Mailbox:
+    """A plain-IMAP mailbox "Support" on the test dovecot, with `fields` on top."""
+    return Mailbox.objects.create(
+        name="Support",
+        host="127.0.0.1",
+        port=dovecot.port,
+        use_ssl=False,
+        username=dovecot.user,
+        password=dovecot.password,
+        **fields,
+    )
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -277,15 +290,7 @@ def test_mail_to_the_support_mailbox_becomes_a_ticket_and_the_reply_is_threaded(
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     service = desk(agents=1)
-    Mailbox.objects.create(
-        name="Support",
-        host="127.0.0.1",
-        port=dovecot.port,
-        use_ssl=False,
-        username=dovecot.user,
-        password=dovecot.password,
-        queue=service.queue,
-    )
+    _dovecot_mailbox(dovecot, queue=service.queue)
     worker = Worker()
     # Given an e-mail with an attachment from an unknown sender in the support mailbox
     imap_deliver(
@@ -552,13 +557,8 @@ def test_imap_idle_reads_new_mail_the_moment_it_arrives(dovecot):
     from konvergo.integrations.services.mail_idle import mailboxes_idling, watch_mailboxes
 
     UserFactory.create(is_superuser=True)  # owns the leads that mail creates
-    mailbox = Mailbox.objects.create(
-        name="Support",
-        host="127.0.0.1",
-        port=dovecot.port,
-        use_ssl=False,
-        username=dovecot.user,
-        password=dovecot.password,
+    mailbox = _dovecot_mailbox(
+        dovecot,
         creates="lead",
         last_polled_at=timezone.now(),  # just polled: the minute's poll would wait
     )
