@@ -22,6 +22,7 @@ from konvergo.processes.models import (
     TaskStatus,
     Timer,
 )
+from konvergo.processes.persistence import lock_instances
 from konvergo.processes.registry import _connectors, register_connector
 from konvergo.processes.selectors import instances_in_black_hole
 from konvergo.processes.services import (
@@ -29,6 +30,7 @@ from konvergo.processes.services import (
     DeployRefused,
     definition_deploy,
     incident_retry,
+    instance_set_suspended,
     message_correlate,
     process_start,
     task_complete,
@@ -155,6 +157,25 @@ def test_completing_a_task_twice_is_a_conflict() -> None:
         task_complete(task=HumanTask.objects.get(pk=task.pk), variables={})
     with pytest.raises(Conflict):
         task_complete(task=task, variables={})  # a stale copy too
+
+
+def test_a_suspended_instance_keeps_its_due_timer_until_resumed() -> None:
+    register_connector("konvergo.echo")(lambda inputs: inputs)
+    UserFactory.create(username="jan")
+    definition_deploy(xml=model("lead_followup.bpmn"))
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        instance = process_start("lead_followup", variables={"owner": "jan", "lead": "ACME"})
+    instance_set_suspended(instance=instance, suspended=True)
+    with time_machine.travel(start + timedelta(days=4), tick=False):
+        assert timers_fire_due() == 0
+        # A sweep that found the timer just before the suspension locks nothing to fire.
+        assert lock_instances([instance.pk], running_only=True) == []
+        assert [i.pk for i in lock_instances([instance.pk])] == [instance.pk]
+        instance_set_suspended(instance=instance, suspended=False)
+        assert timers_fire_due() == 1
+    instance.refresh_from_db()
+    assert open_tasks(instance) == ["call"]
 
 
 def test_timer_waits_for_days_then_fires_late_exactly_once_and_boundary_escalates() -> None:
