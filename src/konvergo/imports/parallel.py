@@ -12,17 +12,26 @@ Each chunk is claimed (a flag in shared memory) by whichever process starts it f
 the helper starts up, or if it falls behind, this process checks the chunk itself; if the
 helper fails or dies, so does this one. Nothing but the flags and the rows crosses over.
 
+While one chunk is written, the next one is checked: `write_behind` runs the writing in a
+second thread that borrows this thread's database connection (SQLite and the drivers let other
+threads run while a statement executes, which is most of a chunk's writing), and this thread
+checks the next chunk meanwhile, touching no database. Only one thread uses the connection at a
+time, so each chunk is written, in its own transaction, exactly as without the thread.
+
 This module imports no models at its top: the helper imports it before Django is set up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import pickle
 import queue
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from konvergo.imports.engine import Importer, Row
@@ -31,7 +40,12 @@ PARALLEL_ROWS = 10_000  # fewer rows: all checked here (starting the helper take
 AHEAD = 2  # chunks handed to the helper beyond the one being written
 WAIT = 0.5  # seconds between looks at whether the helper is still alive
 
+# While the writing thread waits for the GIL after each statement, this thread runs for at most
+# this long (Python's default is 5 ms: up to 5 ms lost per statement, and a chunk has ~80).
+SWITCH_INTERVAL = 0.0005
+
 Chunk = Sequence[tuple[int, list[Any]]]
+Item = TypeVar("Item")
 
 
 def _cores() -> int:
@@ -194,3 +208,53 @@ class CheckedChunks:
                 continue
             self.received[got] = packed
         return self.received.pop(index)
+
+
+_END = object()
+
+
+def write_behind(items: Iterable[Item], write: Callable[[Item], bool]) -> None:
+    """`write(item)` for each of `items` in order, in a second thread borrowing this thread's
+    database connection, while this thread makes the next item (which must not use the
+    database). `write` returns False to stop (no later item is written). An exception of
+    `write` stops the writing too and is raised here once the thread has ended; so is one
+    of `items` (the item being written is written first)."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    database = connections[DEFAULT_DB_ALIAS]
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=1)  # one item made ahead
+    stopped = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        connections[DEFAULT_DB_ALIAS] = database  # for this thread, this connection
+        while (item := handoff.get()) is not _END:
+            if stopped.is_set():
+                continue  # drain what was handed over
+            try:
+                if not write(item):
+                    stopped.set()
+            except BaseException as exc:
+                failure.append(exc)
+                stopped.set()
+
+    database.inc_thread_sharing()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+    # The same language, time zone (context variables) in the thread as here.
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(run,), name="konvergo-import-write"
+    )
+    thread.start()
+    try:
+        for item in items:
+            if stopped.is_set():
+                break
+            handoff.put(item)
+    finally:
+        handoff.put(_END)
+        thread.join()
+        sys.setswitchinterval(interval)
+        database.dec_thread_sharing()
+        if failure:
+            raise failure[0]  # the writing's failure, rather than what stopped the items

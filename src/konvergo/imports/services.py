@@ -42,7 +42,7 @@ from konvergo.imports.models import (
     ImportedRecord,
     ImportMapping,
 )
-from konvergo.imports.parallel import CheckedChunks
+from konvergo.imports.parallel import CheckedChunks, write_behind
 from konvergo.imports.reading import (
     Sheet,
     Workbook,
@@ -378,16 +378,30 @@ def batch_run(*, batch_id: Any) -> ImportBatch | None:
             ImportBatch.objects.filter(pk=batch.pk).update(total_rows=len(rows))
             starts = range(batch.processed_rows, len(rows), CHUNK)
             chunks = [rows[start : start + CHUNK] for start in starts]
+            cancelled: list[int] = []
+
+            def write(item: tuple[int, list[Row]]) -> bool:
+                start, checked_rows = item
+                if ImportBatch.objects.filter(pk=batch.pk, cancel_requested=True).exists():
+                    cancelled.append(start)
+                    return False
+                _run_chunk(batch, importer, checked_rows, actor)
+                return True
+
             with CheckedChunks(importer, chunks) as checked:
-                parsed = iter(checked)
-                for start in starts:
-                    if ImportBatch.objects.filter(pk=batch.pk, cancel_requested=True).exists():
-                        return _finish(
-                            batch,
-                            BatchStatus.CANCELLED,
-                            _("Cancelled after %(n)d rows.") % {"n": start},
-                        )
-                    _run_chunk(batch, importer, next(parsed), actor)
+                items = zip(starts, checked, strict=True)
+                if len(chunks) > 1 and importer.checks_without_database():
+                    write_behind(items, write)  # the next chunk checked while one is written
+                else:
+                    for item in items:
+                        if not write(item):
+                            break
+            if cancelled:
+                return _finish(
+                    batch,
+                    BatchStatus.CANCELLED,
+                    _("Cancelled after %(n)d rows.") % {"n": cancelled[0]},
+                )
     except Exception as exc:
         reason = exc.message if isinstance(exc, BusinessError) else f"{type(exc).__name__}: {exc}"
         batch.refresh_from_db()

@@ -142,6 +142,75 @@ def test_a_failure_half_way_leaves_a_batch_undo_removes(importer_user, monkeypat
     assert not Organization.objects.exists()
 
 
+def test_chunks_are_written_in_a_second_thread_and_its_failure_fails_the_batch(
+    importer_user, monkeypatch
+):
+    """While one chunk is written (parallel.write_behind), the next is checked here; the
+    chunk that fails in the writing thread leaves nothing, the ones before it are undone."""
+    import threading
+
+    monkeypatch.setattr("konvergo.imports.services.CHUNK", 2)
+    rows = [["Company"], *[[f"Company {i}"] for i in range(5)]]
+    batch = batch_dry_run(
+        actor=importer_user,
+        batch=batch_upload(actor=importer_user, data=xlsx(rows), filename="a.xlsx"),
+    )
+    batch_start(actor=importer_user, batch=batch)
+    threads: list[str] = []
+    write = engine.Importer.write
+
+    def failing(self, current, planned):
+        threads.append(threading.current_thread().name)
+        write(self, current, planned)  # the second chunk's records, then its failure
+        if len(threads) == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(engine.Importer, "write", failing)
+    failed = batch_run(batch_id=batch.public_id)
+
+    assert threads == ["konvergo-import-write"] * 2  # the third chunk is not written
+    assert failed is not None and failed.status == BatchStatus.FAILED
+    assert failed.log[-1]["text"].startswith(
+        "The import stopped after 2 rows: RuntimeError: disk full. Undo removes what it wrote."
+    )
+    assert failed.processed_rows == 2 and failed.created_count == 2
+    assert sorted(Organization.objects.values_list("legal_name", flat=True)) == [
+        "Company 0",
+        "Company 1",
+    ]
+    assert ImportedRecord.objects.filter(batch=failed).count() == 2
+    batch_undo(actor=importer_user, batch=failed)
+    assert not Organization.objects.exists()
+
+
+def test_a_check_failing_while_a_chunk_is_written_fails_the_batch(importer_user, monkeypatch):
+    """The chunk being written when checking a later one fails is written whole."""
+    monkeypatch.setattr("konvergo.imports.services.CHUNK", 2)
+    rows = [["Company"], *[[f"Company {i}"] for i in range(5)]]
+    batch = batch_dry_run(
+        actor=importer_user,
+        batch=batch_upload(actor=importer_user, data=xlsx(rows), filename="a.xlsx"),
+    )
+    batch_start(actor=importer_user, batch=batch)
+    calls = {"n": 0}
+    parse_rows = engine.Importer.parse_rows
+
+    def failing(self, chunk):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("out of memory")
+        return parse_rows(self, chunk)
+
+    monkeypatch.setattr(engine.Importer, "parse_rows", failing)
+    failed = batch_run(batch_id=batch.public_id)
+
+    assert failed is not None and failed.status == BatchStatus.FAILED
+    assert "RuntimeError: out of memory" in failed.log[-1]["text"]
+    assert failed.processed_rows == 4 and Organization.objects.count() == 4
+    batch_undo(actor=importer_user, batch=failed)
+    assert not Organization.objects.exists()
+
+
 def test_cancel_stops_a_queued_import(importer_user):
     batch = batch_dry_run(
         actor=importer_user,
