@@ -10,7 +10,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from konvergo.core.models import Event
-from konvergo.core.rows import insert_rows, objects_from_rows, select_columns
+from konvergo.core.rows import (
+    db_value,
+    delete_rows,
+    insert_rows,
+    objects_from_rows,
+    select_columns,
+    update_rows,
+)
 from konvergo.org.models import User
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +73,75 @@ def test_selected_rows_become_the_objects_a_queryset_gives() -> None:
     read.name = "core.renamed"
     read.save(update_fields=["name"])  # a loaded object, not a new one
     assert Event.objects.filter(pk=event.pk, name="core.renamed").exists()
+
+
+def _key(event: Event) -> object:
+    return db_value(Event._meta.pk, event.pk)  # type: ignore[arg-type]
+
+
+def test_updated_rows_hold_each_rows_values_null_json_and_time_included() -> None:
+    user = User.objects.create_user("updater", "updater@example.com", "x")
+    events = [_event(user, f"core.e{n}") for n in range(3)]
+    for event in events:
+        event.save()
+    delivered = datetime(2026, 5, 2, 8, 0, tzinfo=UTC)
+    payload, delivered_at = Event._meta.get_field("payload"), Event._meta.get_field("delivered_at")
+    with connection.cursor() as cursor:
+        update_rows(
+            cursor,
+            Event,
+            ["name", "payload", "delivered_at"],
+            ["id"],
+            [
+                (
+                    "core.first",
+                    db_value(payload, {"n": 1}),
+                    db_value(delivered_at, delivered),
+                    _key(events[0]),
+                ),
+                ("core.second", db_value(payload, [2, "zwei"]), None, _key(events[1])),
+            ],
+        )
+
+    first, second, untouched = (Event.objects.get(pk=e.pk) for e in events)
+    assert (first.name, first.payload, first.delivered_at) == ("core.first", {"n": 1}, delivered)
+    assert (second.name, second.payload, second.delivered_at) == ("core.second", [2, "zwei"], None)
+    assert untouched.name == "core.e2"
+
+
+def test_a_row_picked_twice_is_updated_in_turn_as_by_executemany() -> None:
+    user = User.objects.create_user("twice", "twice@example.com", "x")
+    event = _event(user, "core.open")
+    event.save()
+    with connection.cursor() as cursor:
+        # The second row no longer matches once the first renamed the event.
+        update_rows(
+            cursor,
+            Event,
+            ["name"],
+            ["id", "name"],
+            [
+                ("core.closed", _key(event), "core.open"),
+                ("core.reopened", _key(event), "core.open"),
+            ],
+        )
+    assert Event.objects.get(pk=event.pk).name == "core.closed"
+
+
+def test_deleted_rows_are_those_matching_a_key_and_no_other() -> None:
+    user = User.objects.create_user("deleter", "deleter@example.com", "x")
+    events = [_event(user, f"core.d{n}") for n in range(4)]
+    for event in events:
+        event.save()
+    with connection.cursor() as cursor:
+        delete_rows(
+            cursor,
+            Event,
+            ["id", "name"],
+            [
+                (_key(events[0]), "core.d0"),
+                (_key(events[2]), "core.d2"),
+                (_key(events[3]), "core.other"),
+            ],
+        )
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["core.d1", "core.d3"]

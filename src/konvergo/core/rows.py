@@ -1,12 +1,13 @@
 """Rows written and read without the ORM's per-call query building, for the hot paths (the
 engine's advances, the events outbox).
 
-`insert_rows` writes new model objects of one model with a single `executemany`, sending what
+`insert_rows` writes new model objects of one model with one statement, sending what
 `Model.save()` would send: defaults, `auto_now`/`auto_now_add` values, JSON, datetimes and
 UUIDs prepared by the fields themselves. Plain values of plain fields (text, numbers,
 booleans, integer foreign keys) go as they are, which is what their fields would make of
 them. No signals run and database-assigned primary keys are not read back, as with
-`bulk_create` on SQLite; use it only where nothing needs either.
+`bulk_create` on SQLite; use it only where nothing needs either. `update_rows` and
+`delete_rows` change or remove many rows, each picked by its key values.
 
 `select_columns` and `objects_from_rows` turn the rows of a hand-written SELECT into model
 objects as a queryset would (the fields' and the database's converters applied).
@@ -14,10 +15,10 @@ objects as a queryset would (the fields' and the database's converters applied).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -103,15 +104,127 @@ def _prepared(db: BaseDatabaseWrapper, field: models.Field[Any, Any], kind: int,
     return field.get_db_prep_save(value, db)
 
 
+# PostgreSQL parses each statement anew (Django binds parameters on the client), so several
+# rows go in one statement there; SQLite compiles a statement once and `executemany` reuses it.
+# Chunks keep a statement under PostgreSQL's 65,535 parameters should binding move server-side.
+_MAX_PARAMETERS = 60_000
+
+
+def _one_statement_per_chunk(db: BaseDatabaseWrapper) -> bool:
+    return db.vendor == "postgresql"
+
+
+def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequence[Any]]]:
+    size = max(1, _MAX_PARAMETERS // max(1, width))
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
 def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
-    """INSERT `rows` (unsaved objects of one model) with one `executemany` on `cursor`."""
+    """INSERT `rows` (unsaved objects of one model): one `executemany` on SQLite, one multi-row
+    statement on PostgreSQL."""
     if not rows:
         return
     db = connections[DEFAULT_DB_ALIAS]
     plan = _plan(type(rows[0]))
     pairs = list(zip(plan.fields, plan.kinds, strict=True))
     values = [[_prepared(db, f, kind, f.pre_save(row, True)) for f, kind in pairs] for row in rows]
-    cursor.executemany(plan.sql, values)
+    if not _one_statement_per_chunk(db):
+        cursor.executemany(plan.sql, values)
+        return
+    head, _sep, one = plan.sql.rpartition(" VALUES ")
+    for chunk in _chunks(values, len(pairs)):
+        cursor.execute(
+            f"{head} VALUES {', '.join([one] * len(chunk))}",
+            [value for row in chunk for value in row],
+        )
+
+
+def update_rows(
+    cursor: Any,
+    model: type[models.Model],
+    set_fields: Sequence[str],
+    where_fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """UPDATE `model` SET `set_fields` WHERE `where_fields` equal, once per row of `rows` (each
+    the SET values, then the WHERE values, prepared as the database takes them): `executemany`
+    on SQLite; on PostgreSQL one UPDATE … FROM (VALUES …) per chunk."""
+    if not rows:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [quote(_column(model, name)) for name in (*set_fields, *where_fields)]
+    width = len(columns)
+    where_columns = columns[len(set_fields) :]
+    keys = len(set_fields)
+    # One UPDATE … FROM (VALUES …) changes a row once even when several VALUES rows pick it;
+    # `executemany` applies them in turn. Rows picked twice go the sequential way.
+    unique = len({tuple(row[keys:]) for row in rows}) == len(rows)
+    if not (unique and _one_statement_per_chunk(db)):
+        assignments = ", ".join(f"{c} = %s" for c in columns[: len(set_fields)])
+        conditions = " AND ".join(f"{c} = %s" for c in where_columns)
+        # Identifiers come from the model's metadata; every value is a parameter.
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {conditions}", rows)  # noqa: S608
+        return
+    # VALUES columns take their types from the literals (NULL alone would be text): cast each
+    # to its column's type.
+    casts = [_field(model, name).cast_db_type(db) for name in (*set_fields, *where_fields)]
+    names = [f"c{n}" for n in range(width)]
+    assignments = ", ".join(
+        f"{c} = v.{n}::{t}"
+        for c, n, t in zip(columns[: len(set_fields)], names, casts, strict=False)
+    )
+    conditions = " AND ".join(
+        f"{table}.{c} = v.{n}::{t}"
+        for c, n, t in zip(
+            where_columns, names[len(set_fields) :], casts[len(set_fields) :], strict=True
+        )
+    )
+    one = f"({', '.join(['%s'] * width)})"
+    for chunk in _chunks(rows, width):
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} "  # noqa: S608 - identifiers from _meta
+            f"FROM (VALUES {', '.join([one] * len(chunk))}) AS v ({', '.join(names)}) "
+            f"WHERE {conditions}",
+            [value for row in chunk for value in row],
+        )
+
+
+def delete_rows(
+    cursor: Any,
+    model: type[models.Model],
+    where_fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """DELETE the rows of `model` whose `where_fields` equal one of `rows`: `executemany` on
+    SQLite, one DELETE … WHERE (…) IN (…) per chunk on PostgreSQL."""
+    if not rows:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [quote(_column(model, name)) for name in where_fields]
+    if not _one_statement_per_chunk(db):
+        conditions = " AND ".join(f"{c} = %s" for c in columns)
+        cursor.executemany(f"DELETE FROM {table} WHERE {conditions}", rows)  # noqa: S608
+        return
+    one = f"({', '.join(['%s'] * len(columns))})"
+    for chunk in _chunks(rows, len(columns)):
+        cursor.execute(
+            f"DELETE FROM {table} WHERE ({', '.join(columns)}) "  # noqa: S608
+            f"IN ({', '.join([one] * len(chunk))})",
+            [value for row in chunk for value in row],
+        )
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    return cast("models.Field[Any, Any]", model._meta.get_field(name))
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return _field(model, name).get_attname_column()[1] or ""
 
 
 @dataclass(frozen=True)

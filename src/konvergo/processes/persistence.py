@@ -3,7 +3,7 @@ had at its last version, and the rows a set of advances writes.
 
 An advance changes a handful of rows in a few tables (the instance, its human tasks, timers,
 subscriptions and step history). `Writes` collects them and writes each kind with one
-statement — `executemany` for updates and deletes, one multi-row INSERT per table — so a
+statement (`core.rows`: `executemany` on SQLite, one multi-row statement on PostgreSQL), so a
 timer sweep that fires a hundred instances in one transaction costs about as many statements
 as firing one, and a single advance skips the ORM's per-query compilation on its hot path.
 """
@@ -11,7 +11,7 @@ as firing one, and a single advance skips the ORM's per-query compilation on its
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -20,7 +20,14 @@ from uuid import UUID
 
 from django.db import connection, models
 
-from konvergo.core.rows import db_value, insert_rows, objects_from_rows, select_columns
+from konvergo.core.rows import (
+    db_value,
+    delete_rows,
+    insert_rows,
+    objects_from_rows,
+    select_columns,
+    update_rows,
+)
 from konvergo.processes.engine.runtime import Snapshot
 from konvergo.processes.models import (
     HumanTask,
@@ -246,18 +253,6 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     return cast("models.Field[Any, Any]", model._meta.get_field(name))
 
 
-def _update_sql(model: type[models.Model], set_fields: Iterable[str], where: Iterable[str]) -> str:
-    assignments = ", ".join(f"{_name(model, f)} = %s" for f in set_fields)
-    conditions = " AND ".join(f"{_name(model, f)} = %s" for f in where)
-    # Identifiers come from the models' metadata; every value is a parameter.
-    return f"UPDATE {_name(model)} SET {assignments} WHERE {conditions}"  # noqa: S608
-
-
-def _delete_sql(model: type[models.Model], where: Iterable[str]) -> str:
-    conditions = " AND ".join(f"{_name(model, f)} = %s" for f in where)
-    return f"DELETE FROM {_name(model)} WHERE {conditions}"  # noqa: S608
-
-
 def _prep(model: type[models.Model], name: str, value: Any) -> Any:
     return db_value(_field(model, name), value)
 
@@ -293,33 +288,34 @@ class Writes:
 
     def flush(self) -> None:
         with connection.cursor() as cursor:
-            if self.instances:
-                cursor.executemany(
-                    _update_sql(ProcessInstance, _INSTANCE_FIELDS, ["id"]),
-                    [_instance_values(i) for i in self.instances],
-                )
-            if self.tasks_closed:
-                cursor.executemany(
-                    _update_sql(HumanTask, _TASK_CLOSE_FIELDS, ["instance", "task_id", "status"]),
-                    [
-                        (
-                            status,
-                            _prep(HumanTask, "completed_at", at),
-                            _prep(HumanTask, "updated_at", at),
-                            actor_id,
-                            instance_id,
-                            task_id,
-                            TaskStatus.OPEN.value,
-                        )
-                        for status, at, actor_id, instance_id, task_id in self.tasks_closed
-                    ],
-                )
-            if self.timers_gone:
-                cursor.executemany(_delete_sql(Timer, ["instance", "task_id"]), self.timers_gone)
-            if self.subscriptions_gone:
-                cursor.executemany(
-                    _delete_sql(MessageSubscription, ["instance", "task_id"]),
-                    self.subscriptions_gone,
-                )
+            update_rows(
+                cursor,
+                ProcessInstance,
+                _INSTANCE_FIELDS,
+                ["id"],
+                [_instance_values(i) for i in self.instances],
+            )
+            update_rows(
+                cursor,
+                HumanTask,
+                _TASK_CLOSE_FIELDS,
+                ["instance", "task_id", "status"],
+                [
+                    (
+                        status,
+                        _prep(HumanTask, "completed_at", at),
+                        _prep(HumanTask, "updated_at", at),
+                        actor_id,
+                        instance_id,
+                        task_id,
+                        TaskStatus.OPEN.value,
+                    )
+                    for status, at, actor_id, instance_id, task_id in self.tasks_closed
+                ],
+            )
+            delete_rows(cursor, Timer, ["instance", "task_id"], self.timers_gone)
+            delete_rows(
+                cursor, MessageSubscription, ["instance", "task_id"], self.subscriptions_gone
+            )
             for rows in (self.new_tasks, self.new_timers, self.new_subscriptions, self.steps):
                 insert_rows(cursor, rows)
