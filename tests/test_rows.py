@@ -14,6 +14,7 @@ from konvergo.core.rows import (
     db_value,
     delete_rows,
     insert_rows,
+    new_object,
     objects_from_rows,
     select_columns,
     update_rows,
@@ -145,3 +146,24 @@ def test_deleted_rows_are_those_matching_a_key_and_no_other() -> None:
             ],
         )
     assert sorted(Event.objects.values_list("name", flat=True)) == ["core.d1", "core.d3"]
+
+
+def test_a_new_object_is_what_the_keyword_constructor_makes() -> None:
+    from konvergo.processes.models import HumanTask
+
+    user = User.objects.create_user("maker", "maker@example.com", "x")
+    due = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    values = {"task_id": "t1", "name": "Review", "due_at": due, "candidate_groups": ["sales"]}
+    made = new_object(HumanTask, {**values, "instance_id": 7, "assignee_id": user.pk})
+    reference = HumanTask(**values, instance_id=7, assignee=user)
+    for field in HumanTask._meta.concrete_fields:
+        if field.name != "public_id":  # a fresh uuid4 each
+            assert getattr(made, field.attname) == getattr(reference, field.attname), field.name
+    assert made.public_id != reference.public_id and made.public_id.version == 4
+    assert made._state.adding and made.pk is None
+    # Mutable defaults are fresh per object, not shared.
+    other = new_object(HumanTask, {"task_id": "t2"})
+    other.candidate_users.append("jan")
+    assert new_object(HumanTask, {"task_id": "t3"}).candidate_users == []
+    with pytest.raises(TypeError, match="no field assignee"):
+        new_object(HumanTask, {"assignee": user})

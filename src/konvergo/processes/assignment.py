@@ -45,6 +45,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from konvergo.core import calendars
 from konvergo.core.models import BusinessCalendar
+from konvergo.core.rows import new_object
 from konvergo.org.models import Department, Deputy, Role, Team, User
 from konvergo.org.selectors import deputy_on, manager_of
 from konvergo.processes.engine import expressions
@@ -493,22 +494,26 @@ def human_task_for(instance: ProcessInstance, task: Any, now: datetime) -> Human
     if remind_at is not None and remind_at <= now:
         remind_at = None  # too late to remind: the assignment notice says it all
     escalation = str(extensions.get("escalation") or "").strip().lower()
-    return HumanTask(
-        instance=instance,
-        task_id=task.task_id,
-        element_id=task.element_id,
-        name=task.name,
-        assignee=assignment.assignee,
-        on_behalf_of=assignment.on_behalf_of,
-        candidate_users=assignment.candidate_users,
-        candidate_groups=assignment.candidate_groups,
-        candidates=assignment.candidates,
-        due_at=due_at,
-        follow_up_at=follow_up_at,
-        remind_at=remind_at,
-        escalation=escalation if escalation in ESCALATIONS else "",
-        priority=_priority(str(extensions.get("camunda:priority", "")), context),
-        form_key=str(extensions.get("camunda:formKey", "")),
+    assignee, on_behalf_of = assignment.assignee, assignment.on_behalf_of
+    return new_object(  # one per opened task, also in timer sweeps: the constructor's fast path
+        HumanTask,
+        {
+            "instance_id": instance.pk,
+            "task_id": task.task_id,
+            "element_id": task.element_id,
+            "name": task.name,
+            "assignee_id": assignee.pk if assignee is not None else None,
+            "on_behalf_of_id": on_behalf_of.pk if on_behalf_of is not None else None,
+            "candidate_users": assignment.candidate_users,
+            "candidate_groups": assignment.candidate_groups,
+            "candidates": assignment.candidates,
+            "due_at": due_at,
+            "follow_up_at": follow_up_at,
+            "remind_at": remind_at,
+            "escalation": escalation if escalation in ESCALATIONS else "",
+            "priority": _priority(str(extensions.get("camunda:priority", "")), context),
+            "form_key": str(extensions.get("camunda:formKey", "")),
+        },
     )
 
 

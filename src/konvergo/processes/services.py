@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from konvergo.core.errors import BusinessError, Conflict
 from konvergo.core.events import emit
+from konvergo.core.rows import new_object
 from konvergo.processes.engine.errors import DeployError, TaskNotOpen
 from konvergo.processes.engine.parser import ParsedModel, parse_bpmn
 from konvergo.processes.engine.runtime import CompiledProcess, OpenTask, Runner, Snapshot
@@ -384,14 +385,18 @@ def _save(
     for failure in snapshot.failures:
         _record_incident(instance, failure, now)
 
+    actor_id = getattr(actor_obj, "pk", None)
     writes.steps += [
-        StepRecord(
-            instance=instance,
-            element_id=s.element_id,
-            name=s.name,
-            kind=s.kind,
-            finished_at=s.finished_at,
-            actor=actor_obj if s.kind == "UserTask" else None,
+        new_object(
+            StepRecord,
+            {
+                "instance_id": instance.pk,
+                "element_id": s.element_id,
+                "name": s.name,
+                "kind": s.kind,
+                "finished_at": s.finished_at,
+                "actor_id": actor_id if s.kind == "UserTask" else None,
+            },
         )
         for s in snapshot.steps
     ]
