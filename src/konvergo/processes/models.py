@@ -60,7 +60,12 @@ class ProcessInstance(BaseModel):
     )
     business_key = models.CharField(_("business key"), max_length=200, blank=True, db_index=True)
     subject_type = models.ForeignKey(
-        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # the (subject_type, subject_id) index serves it
     )
     subject_id = models.CharField(_("subject id"), max_length=64, blank=True)
     # JSON text, not a JSON column: SpiffWorkflow restores tasks in the order they were written
@@ -100,7 +105,10 @@ class TaskStatus(models.TextChoices):
 class HumanTask(BaseModel):
     """A user task waiting for a person (projection of the engine state)."""
 
-    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: the unique (instance, task_id) index serves it; one less per task.
+    instance = models.ForeignKey(
+        ProcessInstance, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     task_id = models.CharField(_("engine task id"), max_length=36)
     element_id = models.CharField(_("element id"), max_length=200)
     name = models.CharField(_("name"), max_length=255)
@@ -227,7 +235,10 @@ class FormSchema(models.Model):
 class Timer(models.Model):
     """A pending timer: one indexed row, however far away; the worker fires it when due."""
 
-    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="timers")
+    # No index of its own: the unique (instance, task_id) index serves it.
+    instance = models.ForeignKey(
+        ProcessInstance, on_delete=models.CASCADE, related_name="timers", db_index=False
+    )
     task_id = models.CharField(_("engine task id"), max_length=36)
     element_id = models.CharField(_("element id"), max_length=200)
     due_at = models.DateTimeField(_("due"), db_index=True)
