@@ -105,21 +105,21 @@ class _Shape:
         self, values: Sequence[tuple[Any, ...]], ids: Sequence[int] | None
     ) -> list[tuple[Any, ...]]:
         """The parameters of the rows `values` (and their ids), constants left for `write`."""
-        rows = list(values)
-        if self.converted:
-            for number, value in enumerate(rows):
-                items = list(value)
-                for index, prepare in self.converted:
-                    items[index] = prepare(items[index])
-                rows[number] = tuple(items)
+        # Column by column: each converter mapped over its column, the rows zipped once.
+        count = len(values)
+        columns: list[Sequence[Any]] = list(zip(*values, strict=True))
+        for index, prepare in self.converted:
+            columns[index] = list(map(prepare, columns[index]))
         if ids is not None:
-            rows = [(pk, *value) for pk, value in zip(ids, rows, strict=True)]
-        if self.fresh == 1:
-            rows = [(*value, fresh) for value, fresh in zip(rows, _uuids(len(rows)), strict=True)]
-        elif self.fresh:
-            uuids, size = _uuids(len(rows) * self.fresh), self.fresh
-            rows = [(*v, *uuids[i * size : (i + 1) * size]) for i, v in enumerate(rows)]
-        return rows
+            if len(ids) != count:
+                raise ValueError(f"{len(ids)} ids for {count} rows")
+            columns.insert(0, ids)
+        if self.fresh:
+            uuids, size = _uuids(count * self.fresh), self.fresh
+            columns.extend(uuids[k::size] for k in range(size))
+        if not columns:
+            return [()] * count
+        return list(zip(*columns, strict=True))
 
     def write(self, cursor: Any, params: list[tuple[Any, ...]]) -> None:
         if not self.staged:
@@ -128,6 +128,13 @@ class _Shape:
         cursor.executemany(self.stage_sql, params)
         cursor.execute(self.sql, self.constants)
         cursor.execute(f"DELETE FROM temp.{self.stage}")  # noqa: S608
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's values of the fields `names`, as a tuple."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)  # of several names, a tuple
+    return lambda row: tuple(row[name] for name in names)  # itemgetter of one: the value
 
 
 class Table:
@@ -205,6 +212,11 @@ class Table:
             | models.ForeignKey,
         ):
             return _same
+        if field.null:
+            # Most optional values (a deal's expected close, ...) are empty.
+            return lambda value: (
+                None if value is None else field.get_db_prep_save(value, connection)
+            )
         return lambda value: field.get_db_prep_save(value, connection)
 
     def _default(self, field: models.Field[Any, Any]) -> Any:
@@ -221,20 +233,24 @@ class Table:
     def insert(self, rows: Sequence[Row], now: datetime, ids: Sequence[int] = ()) -> None:
         """INSERT `rows` (attname -> value; with the primary keys `ids` if the table has its id
         column): one statement per set of fields the rows give."""
-        groups: dict[frozenset[str], tuple[tuple[str, ...], Any, list[Any], list[int]]] = {}
         settable = self.settable
+        shape = rows[0].keys() if rows else None
+        if shape is not None and all(row.keys() == shape for row in rows):  # the usual case
+            names = tuple(name for name in settable if name in shape)
+            self.insert_values(
+                names,
+                list(map(_picker(names), rows)),
+                now,
+                ids if self.pk is not None else None,
+            )
+            return
+        groups: dict[frozenset[str], tuple[tuple[str, ...], Any, list[Any], list[int]]] = {}
         for index, row in enumerate(rows):
             keys = frozenset(row)
             group = groups.get(keys)
             if group is None:
                 names = tuple(name for name in settable if name in keys)
-                # itemgetter of one name gives the value itself, of several a tuple.
-                pick = (
-                    operator.itemgetter(*names)
-                    if len(names) > 1
-                    else (lambda row, names=names: tuple(row[name] for name in names))
-                )
-                group = groups[keys] = (names, pick, [], [])
+                group = groups[keys] = (names, _picker(names), [], [])
             group[2].append(group[1](row))
             if self.pk is not None:
                 group[3].append(ids[index])

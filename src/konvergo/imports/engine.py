@@ -759,6 +759,8 @@ class _Writer:
         self.reason = (_("Import %(file)s") % {"file": batch.filename})[:100]
         self.inserter = Inserter(user_id=actor.pk, reason=self.reason, now=self.now)
         self.tracked: list[tuple[int, int, str, int, dict[str, Any]]] = []
+        # Records created in one range of ids, not from a row: (model, content type, first, last)
+        self.ranges: list[tuple[type[models.Model], int, int, int]] = []
         self.types: dict[type[models.Model], int] = {}
 
     def _type(self, model: type[models.Model]) -> int:
@@ -781,6 +783,9 @@ class _Writer:
         """Insert records the batch owns (undo deletes them); their ids."""
         ids = self.inserter.insert(model, values)
         kind, created = self._type(model), ImportedRecord.Action.CREATED
+        if not rows and ids and connection.vendor == "sqlite":
+            self.ranges.append((model, kind, ids[0], ids[-1]))  # take_ids: one unbroken range
+            return ids
         numbers = rows or [0] * len(ids)
         self.tracked.extend(
             (kind, pk, created, number, {}) for pk, number in zip(ids, numbers, strict=True)
@@ -926,7 +931,30 @@ class _Writer:
             [(batch, *record) for record in self.tracked],
         )
         self.tracked = []
+        if self.ranges:
+            self._track_ranges()
         self.inserter.finish()
+
+    def _track_ranges(self) -> None:
+        """The ImportedRecord rows of `ranges`, copied from the records' ids by SQL."""
+        quote = connection.ops.quote_name
+        meta = ImportedRecord._meta
+        fields = {f.name: f for f in meta.concrete_fields}
+        columns = ", ".join(
+            quote(str(fields[name].column))
+            for name in ("batch", "content_type", "object_id", "action", "row", "previous")
+        )
+        previous = fields["previous"].get_db_prep_save({}, connection)
+        with connection.cursor() as cursor:
+            for model, kind, first, last in self.ranges:
+                # Names from the models' metadata, values as parameters.
+                cursor.execute(
+                    f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+                    f"SELECT %s, %s, r.id, %s, 0, %s FROM {quote(model._meta.db_table)} AS r "
+                    "WHERE r.id BETWEEN %s AND %s ORDER BY r.id",
+                    [self.batch.pk, kind, ImportedRecord.Action.CREATED, previous, first, last],
+                )
+        self.ranges = []
 
 
 def _json(value: Any) -> Any:
