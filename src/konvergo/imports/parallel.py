@@ -106,9 +106,14 @@ class CheckedChunks:
     """The chunks of rows, checked (`Importer.parse_rows`), in order; in a helper process
     where that pays. Use as a context manager: leaving it stops the helper."""
 
-    def __init__(self, importer: Importer, chunks: Sequence[Chunk]) -> None:
+    def __init__(
+        self, importer: Importer, chunks: Sequence[Chunk], *, check_ahead: bool = True
+    ) -> None:
         self.importer = importer
         self.chunks = chunks
+        # Whether this process checks a later chunk rather than wait for the helper: not while
+        # `write_behind` writes, whose thread needs the GIL more than the helper needs help.
+        self.check_ahead = check_ahead
         self.process: Any = None
         rows = sum(len(chunk) for chunk in chunks)
         worth_it = rows >= PARALLEL_ROWS and len(chunks) > 1 and _cores() > 1
@@ -197,7 +202,7 @@ class CheckedChunks:
 
     def _result(self, index: int) -> bytes | None:
         while index not in self.received:
-            if self.results.empty() and self._check_ahead(index):
+            if self.check_ahead and self.results.empty() and self._check_ahead(index):
                 continue
             try:
                 got, packed = self.results.get(timeout=WAIT)

@@ -388,9 +388,10 @@ def batch_run(*, batch_id: Any) -> ImportBatch | None:
                 _run_chunk(batch, importer, checked_rows, actor)
                 return True
 
-            with CheckedChunks(importer, chunks) as checked:
+            behind = len(chunks) > 1 and importer.checks_without_database()
+            with CheckedChunks(importer, chunks, check_ahead=not behind) as checked:
                 items = zip(starts, checked, strict=True)
-                if len(chunks) > 1 and importer.checks_without_database():
+                if behind:
                     write_behind(items, write)  # the next chunk checked while one is written
                 else:
                     for item in items:

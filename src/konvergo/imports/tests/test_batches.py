@@ -330,6 +330,58 @@ def test_rows_checked_in_a_helper_process_give_the_same_batch(importer_user, mon
     assert used["helper"] == 8  # every chunk came from the helper
 
 
+def test_a_run_checked_in_the_helper_and_written_in_a_thread_imports_the_same(
+    importer_user, monkeypatch
+):
+    """Checked in the helper process, written in a second thread (parallel.write_behind):
+    the same records and counts as one chunk checked and written here."""
+    import threading
+
+    from konvergo.imports import parallel
+
+    rows = [
+        ["Company", "Contact", "E-mail", "Phone"],
+        *[
+            [f"Firma {i % 4} GmbH", f"Jan Nowak{i % 5}", f"jan{i % 5}@firma.example", phone]
+            for i, phone in enumerate(["+49 30 1234567", "12", "", "+48 22 1234567"] * 3)
+        ],
+    ]
+    data = xlsx(rows)
+
+    def imported(batch):
+        return (
+            [getattr(batch, c) for c in ("created_count", "skipped_count", "failed_count")],
+            batch.row_errors,
+            sorted(Organization.objects.values_list("legal_name", "normalized_name")),
+            sorted(Person.objects.values_list("first_name", "last_name")),
+            sorted(Email.objects.values_list("address", flat=True)),
+            sorted(Phone.objects.values_list("number", flat=True)),
+            ImportedRecord.objects.filter(batch=batch).count(),
+        )
+
+    here = run(importer_user, batch_upload(actor=importer_user, data=data, filename="a.xlsx"))
+    expected = imported(here)
+    batch_undo(actor=importer_user, batch=here)
+    monkeypatch.setattr("konvergo.imports.services.CHUNK", 3)
+    monkeypatch.setattr(parallel, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "_claim", lambda claims, index: False)  # all: the helper
+    threads: set[str] = set()
+    write = engine.Importer.write
+
+    def recorded(self, current, planned):
+        threads.add(threading.current_thread().name)
+        write(self, current, planned)
+
+    monkeypatch.setattr(engine.Importer, "write", recorded)
+    behind = run(importer_user, batch_upload(actor=importer_user, data=data, filename="a.xlsx"))
+
+    assert threads == {"konvergo-import-write"}
+    assert behind.status == BatchStatus.DONE
+    assert imported(behind) == expected
+    assert expected[0][0] > 0 and expected[0][2] > 0  # some created, some failed
+
+
 def test_a_long_file_name_imports_and_undoes(importer_user):
     """The history's change reason holds 100 characters; the file name may be 255."""
     name = "Kunden " + "x" * 240 + ".xlsx"
