@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from konvergo.core.audit import audit_trail
+from konvergo.core.audit import acting_as, audit_trail
 from konvergo.core.errors import BusinessError
 from konvergo.org.tests.factories import UserFactory
 from konvergo.processes.models import Incident, InstanceStatus, StepRecord, TaskStatus
@@ -18,6 +18,7 @@ from konvergo.processes.services import (
     incident_retry,
     instance_migrate,
     instance_move_token,
+    instance_set_suspended,
     instance_set_variables,
     process_start,
     task_complete,
@@ -148,3 +149,27 @@ def test_moving_from_an_element_without_a_token_is_refused() -> None:
     with pytest.raises(BusinessError, match="no element 'nowhere'"):
         instance_move_token(instance=instance, from_element="review", to_element="nowhere")
     assert instance.tasks.get().status == TaskStatus.OPEN
+
+
+def test_a_started_instance_is_in_its_audit_trail_as_created_by_the_starter() -> None:
+    starter = UserFactory.create(username="ola")
+    definition_deploy(xml=standard())
+    with acting_as(starter):
+        instance = process_start("standard", business_key="B-7", variables={"owner": ""})
+        instance_set_suspended(instance=instance, suspended=True)
+
+    changed, created = audit_trail(instance)
+    assert (created.action, created.actor_id) == ("created", starter.pk)
+    assert (changed.action, changed.actor_id) == ("changed", starter.pk)
+    # The suspension's ORM-written row diffs against the row the start wrote by hand.
+    assert {c.field: (c.before, c.after) for c in changed.changes}["status"] == (
+        "running",
+        "suspended",
+    )
+    row = instance.history.earliest("history_date")
+    assert (row.id, row.business_key, row.definition_id) == (
+        instance.pk,
+        "B-7",
+        instance.definition_id,
+    )
+    assert row.public_id == instance.public_id and row.created_at == instance.created_at

@@ -141,6 +141,23 @@ def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
         )
 
 
+def insert_row(cursor: Any, row: M) -> M:
+    """INSERT one unsaved object, as `insert_rows`, and read back its database-assigned primary
+    key (INSERT … RETURNING, SQLite 3.35+ and PostgreSQL): the object is then saved."""
+    db = connections[DEFAULT_DB_ALIAS]
+    plan = _plan(type(row))
+    values = [
+        _prepared(db, f, kind, f.pre_save(row, True))
+        for f, kind in zip(plan.fields, plan.kinds, strict=True)
+    ]
+    pk = row._meta.pk
+    cursor.execute(f"{plan.sql} RETURNING {db.ops.quote_name(pk.column or '')}", values)
+    row.pk = cursor.fetchone()[0]
+    row._state.adding = False
+    row._state.db = db.alias
+    return row
+
+
 def update_rows(
     cursor: Any,
     model: type[models.Model],

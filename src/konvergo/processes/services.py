@@ -24,9 +24,10 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from konvergo.core.audit import record_created
 from konvergo.core.errors import BusinessError, Conflict
 from konvergo.core.events import emit
-from konvergo.core.rows import new_object
+from konvergo.core.rows import insert_row, new_object
 from konvergo.processes.engine.errors import DeployError, TaskNotOpen
 from konvergo.processes.engine.parser import ParsedModel, parse_bpmn
 from konvergo.processes.engine.runtime import CompiledProcess, OpenTask, Runner, Snapshot
@@ -334,8 +335,10 @@ def _save(
         instance.ended_at = now
     new = Projections.of(snapshot)
     instance.waits = new.to_json()
-    if instance.pk is None:
-        instance.save()
+    if instance.pk is None:  # a start: the row and its "created" history row, without save()
+        with connection.cursor() as cursor:
+            insert_row(cursor, instance)
+            record_created(cursor, instance)
     else:
         writes.instances.append(instance)
     if keep_live:
