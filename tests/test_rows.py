@@ -77,7 +77,7 @@ def test_selected_rows_become_the_objects_a_queryset_gives() -> None:
 
 
 def _key(event: Event) -> object:
-    return db_value(Event._meta.pk, event.pk)  # type: ignore[arg-type]
+    return db_value(Event._meta.pk, event.pk)
 
 
 def test_updated_rows_hold_each_rows_values_null_json_and_time_included() -> None:
