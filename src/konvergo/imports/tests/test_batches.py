@@ -112,14 +112,19 @@ def test_xls_fixture_in_polish(importer_user, pipeline):
     assert Deal.objects.get(organization=zabka).amount == 12500
 
 
-def test_a_failure_half_way_leaves_a_batch_undo_removes(importer_user, monkeypatch):
-    monkeypatch.setattr(engine, "CHUNK", 2)
+def five_companies_started(user):
+    """A checked batch of five organisations, started (its run not yet done)."""
     rows = [["Company"], *[[f"Company {i}"] for i in range(5)]]
     batch = batch_dry_run(
-        actor=importer_user,
-        batch=batch_upload(actor=importer_user, data=xlsx(rows), filename="a.xlsx"),
+        actor=user, batch=batch_upload(actor=user, data=xlsx(rows), filename="a.xlsx")
     )
-    batch_start(actor=importer_user, batch=batch)
+    batch_start(actor=user, batch=batch)
+    return batch
+
+
+def test_a_failure_half_way_leaves_a_batch_undo_removes(importer_user, monkeypatch):
+    monkeypatch.setattr(engine, "CHUNK", 2)
+    batch = five_companies_started(importer_user)
     calls = {"n": 0}
     write = engine.Importer.write
 
@@ -150,12 +155,7 @@ def test_chunks_are_written_in_a_second_thread_and_its_failure_fails_the_batch(
     import threading
 
     monkeypatch.setattr("konvergo.imports.services.CHUNK", 2)
-    rows = [["Company"], *[[f"Company {i}"] for i in range(5)]]
-    batch = batch_dry_run(
-        actor=importer_user,
-        batch=batch_upload(actor=importer_user, data=xlsx(rows), filename="a.xlsx"),
-    )
-    batch_start(actor=importer_user, batch=batch)
+    batch = five_companies_started(importer_user)
     threads: list[str] = []
     write = engine.Importer.write
 
@@ -186,12 +186,7 @@ def test_chunks_are_written_in_a_second_thread_and_its_failure_fails_the_batch(
 def test_a_check_failing_while_a_chunk_is_written_fails_the_batch(importer_user, monkeypatch):
     """The chunk being written when checking a later one fails is written whole."""
     monkeypatch.setattr("konvergo.imports.services.CHUNK", 2)
-    rows = [["Company"], *[[f"Company {i}"] for i in range(5)]]
-    batch = batch_dry_run(
-        actor=importer_user,
-        batch=batch_upload(actor=importer_user, data=xlsx(rows), filename="a.xlsx"),
-    )
-    batch_start(actor=importer_user, batch=batch)
+    batch = five_companies_started(importer_user)
     calls = {"n": 0}
     parse_rows = engine.Importer.parse_rows
 
