@@ -159,13 +159,18 @@ def test_completing_a_task_twice_is_a_conflict() -> None:
         task_complete(task=task, variables={})  # a stale copy too
 
 
-def test_a_suspended_instance_keeps_its_due_timer_until_resumed() -> None:
+def lead_followup_started(at: datetime) -> ProcessInstance:
+    """The lead follow-up for ACME, owned by jan, started at `at`: it waits three days."""
     register_connector("konvergo.echo")(lambda inputs: inputs)
     UserFactory.create(username="jan")
     definition_deploy(xml=model("lead_followup.bpmn"))
+    with time_machine.travel(at, tick=False):
+        return process_start("lead_followup", variables={"owner": "jan", "lead": "ACME"})
+
+
+def test_a_suspended_instance_keeps_its_due_timer_until_resumed() -> None:
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    with time_machine.travel(start, tick=False):
-        instance = process_start("lead_followup", variables={"owner": "jan", "lead": "ACME"})
+    instance = lead_followup_started(start)
     instance_set_suspended(instance=instance, suspended=True)
     with time_machine.travel(start + timedelta(days=4), tick=False):
         assert timers_fire_due() == 0
@@ -179,12 +184,8 @@ def test_a_suspended_instance_keeps_its_due_timer_until_resumed() -> None:
 
 
 def test_timer_waits_for_days_then_fires_late_exactly_once_and_boundary_escalates() -> None:
-    register_connector("konvergo.echo")(lambda inputs: inputs)
-    UserFactory.create(username="jan")
-    definition_deploy(xml=model("lead_followup.bpmn"))
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    with time_machine.travel(start, tick=False):
-        instance = process_start("lead_followup", variables={"owner": "jan", "lead": "ACME"})
+    instance = lead_followup_started(start)
     timer = Timer.objects.get()
     assert timer.element_id == "wait_three_days"
     assert timer.due_at == start + timedelta(days=3)

@@ -3,7 +3,8 @@
 History rows are written by django-simple-history on every save of a model that declares
 `history = HistoricalRecords()` (every business model must; a test enforces it). In a web
 request the actor comes from the request; jobs, commands and services acting for someone wrap
-their work in `acting_as(user)`.
+their work in `acting_as(user)`. A hot path that inserts without `save()` writes the created
+row with `record_created`, as simple-history would.
 """
 
 from __future__ import annotations

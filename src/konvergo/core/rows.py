@@ -6,8 +6,12 @@ engine's advances, the events outbox).
 UUIDs prepared by the fields themselves. Plain values of plain fields (text, numbers,
 booleans, integer foreign keys) go as they are, which is what their fields would make of
 them. No signals run and database-assigned primary keys are not read back, as with
-`bulk_create` on SQLite; use it only where nothing needs either. `update_rows` and
-`delete_rows` change or remove many rows, each picked by its key values.
+`bulk_create` on SQLite; use it only where nothing needs either (`insert_row` writes one
+object and reads its primary key back). `update_rows` and `delete_rows` change or remove many
+rows, each picked by its key values. On SQLite each is one `executemany`; on PostgreSQL, one
+statement per chunk of rows.
+
+`new_object` makes an unsaved object as `Model(**values)` would, at a fraction of the cost.
 
 `select_columns` and `objects_from_rows` turn the rows of a hand-written SELECT into model
 objects as a queryset would (the fields' and the database's converters applied).
@@ -121,6 +125,14 @@ def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequ
         yield rows[start : start + size]
 
 
+def _row_values(db: BaseDatabaseWrapper, plan: _Plan, row: models.Model) -> list[Any]:
+    """The INSERT parameters of `row`: each field's pre-save value, prepared."""
+    return [
+        _prepared(db, f, kind, f.pre_save(row, True))
+        for f, kind in zip(plan.fields, plan.kinds, strict=True)
+    ]
+
+
 def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
     """INSERT `rows` (unsaved objects of one model): one `executemany` on SQLite, one multi-row
     statement on PostgreSQL."""
@@ -128,13 +140,12 @@ def insert_rows(cursor: Any, rows: Sequence[models.Model]) -> None:
         return
     db = connections[DEFAULT_DB_ALIAS]
     plan = _plan(type(rows[0]))
-    pairs = list(zip(plan.fields, plan.kinds, strict=True))
-    values = [[_prepared(db, f, kind, f.pre_save(row, True)) for f, kind in pairs] for row in rows]
+    values = [_row_values(db, plan, row) for row in rows]
     if not _one_statement_per_chunk(db):
         cursor.executemany(plan.sql, values)
         return
     head, _sep, one = plan.sql.rpartition(" VALUES ")
-    for chunk in _chunks(values, len(pairs)):
+    for chunk in _chunks(values, len(plan.fields)):
         cursor.execute(
             f"{head} VALUES {', '.join([one] * len(chunk))}",
             [value for row in chunk for value in row],
@@ -146,12 +157,10 @@ def insert_row(cursor: Any, row: M) -> M:
     key (INSERT … RETURNING, SQLite 3.35+ and PostgreSQL): the object is then saved."""
     db = connections[DEFAULT_DB_ALIAS]
     plan = _plan(type(row))
-    values = [
-        _prepared(db, f, kind, f.pre_save(row, True))
-        for f, kind in zip(plan.fields, plan.kinds, strict=True)
-    ]
     pk = row._meta.pk
-    cursor.execute(f"{plan.sql} RETURNING {db.ops.quote_name(pk.column or '')}", values)
+    cursor.execute(
+        f"{plan.sql} RETURNING {db.ops.quote_name(pk.column or '')}", _row_values(db, plan, row)
+    )
     row.pk = cursor.fetchone()[0]
     row._state.adding = False
     row._state.db = db.alias
@@ -173,38 +182,35 @@ def update_rows(
     db = connections[DEFAULT_DB_ALIAS]
     quote = db.ops.quote_name
     table = quote(model._meta.db_table)
-    columns = [quote(_column(model, name)) for name in (*set_fields, *where_fields)]
-    width = len(columns)
-    where_columns = columns[len(set_fields) :]
-    keys = len(set_fields)
+    set_columns = [quote(_column(model, name)) for name in set_fields]
+    where_columns = [quote(_column(model, name)) for name in where_fields]
     # One UPDATE … FROM (VALUES …) changes a row once even when several VALUES rows pick it;
     # `executemany` applies them in turn. Rows picked twice go the sequential way.
-    unique = len({tuple(row[keys:]) for row in rows}) == len(rows)
-    if not (unique and _one_statement_per_chunk(db)):
-        assignments = ", ".join(f"{c} = %s" for c in columns[: len(set_fields)])
+    if not _one_statement_per_chunk(db) or len(
+        {tuple(row[len(set_fields) :]) for row in rows}
+    ) < len(rows):
+        assignments = ", ".join(f"{c} = %s" for c in set_columns)
         conditions = " AND ".join(f"{c} = %s" for c in where_columns)
         # Identifiers come from the model's metadata; every value is a parameter.
         cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {conditions}", rows)  # noqa: S608
         return
-    # VALUES columns take their types from the literals (NULL alone would be text): cast each
-    # to its column's type.
-    casts = [_field(model, name).cast_db_type(db) for name in (*set_fields, *where_fields)]
-    names = [f"c{n}" for n in range(width)]
-    assignments = ", ".join(
-        f"{c} = v.{n}::{t}"
-        for c, n, t in zip(columns[: len(set_fields)], names, casts, strict=False)
-    )
-    conditions = " AND ".join(
-        f"{table}.{c} = v.{n}::{t}"
-        for c, n, t in zip(
-            where_columns, names[len(set_fields) :], casts[len(set_fields) :], strict=True
+    # VALUES columns take their types from the literals (NULL alone would be text): each is
+    # cast to its column's type. VALUES column n is named cn.
+    typed = [
+        (column, f"v.c{n}::{_field(model, name).cast_db_type(db)}")
+        for n, (column, name) in enumerate(
+            zip([*set_columns, *where_columns], [*set_fields, *where_fields], strict=True)
         )
-    )
+    ]
+    assignments = ", ".join(f"{c} = {v}" for c, v in typed[: len(set_fields)])
+    conditions = " AND ".join(f"{table}.{c} = {v}" for c, v in typed[len(set_fields) :])
+    width = len(typed)
+    names = ", ".join(f"c{n}" for n in range(width))
     one = f"({', '.join(['%s'] * width)})"
     for chunk in _chunks(rows, width):
         cursor.execute(
             f"UPDATE {table} SET {assignments} "  # noqa: S608 - identifiers from _meta
-            f"FROM (VALUES {', '.join([one] * len(chunk))}) AS v ({', '.join(names)}) "
+            f"FROM (VALUES {', '.join([one] * len(chunk))}) AS v ({names}) "
             f"WHERE {conditions}",
             [value for row in chunk for value in row],
         )
